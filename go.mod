@@ -1,0 +1,3 @@
+module github.com/rampartfw/rampart
+
+go 1.26

@@ -1,0 +1,201 @@
+package xt
+
+import (
+	"strings"
+
+	"github.com/rampartfw/rampart/ruleset"
+)
+
+// TCP flag bits.
+const (
+	FIN = 0x01
+	SYN = 0x02
+	RST = 0x04
+	PSH = 0x08
+	ACK = 0x10
+	URG = 0x20
+)
+
+var tcpFlagNames = []struct {
+	name string
+	bit  uint8
+}{{"FIN", FIN}, {"SYN", SYN}, {"RST", RST}, {"PSH", PSH}, {"ACK", ACK}, {"URG", URG}, {"ALL", 0x3F}, {"NONE", 0}}
+
+// TCP is the tcp match (-m tcp): ports, flags and an option kind.
+type TCP struct {
+	Src, Dst       PortRange
+	FlagMask       uint8
+	FlagComp       uint8
+	Option         uint8
+	InvSrc, InvDst bool
+	InvFlags       bool
+	InvOption      bool
+
+	seen uint8
+}
+
+func init() {
+	Register(&Def{Name: "tcp", Legacy: true, New: func() Parser { return &TCP{Src: AnyPorts, Dst: AnyPorts} },
+		Options: []Option{
+			{Name: "source-port", Arg: ReqArg, Invert: true}, {Name: "sport", Arg: ReqArg, Invert: true},
+			{Name: "destination-port", Arg: ReqArg, Invert: true}, {Name: "dport", Arg: ReqArg, Invert: true},
+			{Name: "syn", Invert: true}, {Name: "tcp-flags", Arg: ReqArg, Invert: true},
+			{Name: "tcp-option", Arg: ReqArg, Invert: true},
+		}})
+}
+
+const (
+	tcpSeenSrc = 1 << iota
+	tcpSeenDst
+	tcpSeenFlags
+	tcpSeenOption
+)
+
+// Name implements ruleset.Extension.
+func (m *TCP) Name() string { return "tcp" }
+
+// Parse implements Parser.
+func (m *TCP) Parse(ctx *Context, opt, arg string, inv bool) error {
+	var err error
+	switch opt {
+	case "source-port", "sport":
+		if m.seen&tcpSeenSrc != 0 {
+			return Errorf("Only one `--source-port' allowed")
+		}
+		m.seen |= tcpSeenSrc
+		m.Src, err = ParsePortRange(arg, "tcp")
+		m.InvSrc = inv
+	case "destination-port", "dport":
+		if m.seen&tcpSeenDst != 0 {
+			return Errorf("Only one `--destination-port' allowed")
+		}
+		m.seen |= tcpSeenDst
+		m.Dst, err = ParsePortRange(arg, "tcp")
+		m.InvDst = inv
+	case "syn":
+		if m.seen&tcpSeenFlags != 0 {
+			return Errorf("Only one of `--syn' or `--tcp-flags'  allowed")
+		}
+		m.seen |= tcpSeenFlags
+		m.FlagMask, m.FlagComp = SYN|RST|ACK|FIN, SYN
+		m.InvFlags = inv
+	case "tcp-flags":
+		if m.seen&tcpSeenFlags != 0 {
+			return Errorf("Only one of `--syn' or `--tcp-flags'  allowed")
+		}
+		m.seen |= tcpSeenFlags
+		comp, ok := ctx.Next()
+		if !ok {
+			return Errorf("--tcp-flags requires two args.")
+		}
+		if m.FlagMask, err = ParseTCPFlags(arg); err != nil {
+			return err
+		}
+		if m.FlagComp, err = ParseTCPFlags(comp); err != nil {
+			return err
+		}
+		m.InvFlags = inv
+	case "tcp-option":
+		if m.seen&tcpSeenOption != 0 {
+			return Errorf("Only one `--tcp-option' allowed")
+		}
+		m.seen |= tcpSeenOption
+		v, ok := ParseUint(arg, 1, 255)
+		if !ok {
+			return Errorf("Bad TCP option `%s'", arg)
+		}
+		m.Option = uint8(v)
+		m.InvOption = inv
+	}
+	return err
+}
+
+// ParseTCPFlags parses a comma-separated list of TCP flag names.
+func ParseTCPFlags(s string) (uint8, error) {
+	var v uint8
+	for _, f := range strings.Split(s, ",") {
+		found := false
+		for _, n := range tcpFlagNames {
+			if strings.EqualFold(n.name, f) {
+				v |= n.bit
+				found = true
+				break
+			}
+		}
+		if !found {
+			return 0, Errorf("Unknown TCP flag `%s'", f)
+		}
+	}
+	return v, nil
+}
+
+// TCPFlagsString formats flags as iptables does: FIN,SYN,... or NONE.
+func TCPFlagsString(flags uint8) string {
+	if flags == 0 {
+		return "NONE"
+	}
+	var parts []string
+	for _, n := range tcpFlagNames[:6] {
+		if flags&n.bit != 0 {
+			parts = append(parts, n.name)
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// Final implements Parser.
+func (m *TCP) Final(ctx *Context) (ruleset.Extension, error) {
+	if err := RequireProto(ctx, 6, "TCP match requires '-p tcp'"); err != nil {
+		return nil, err
+	}
+	m.seen = 0
+	return m, nil
+}
+
+// RequireProto fails unless the rule's -p is proto and not inverted, as
+// iptables checks for protocol matches.
+func RequireProto(ctx *Context, proto uint8, msg string) error {
+	if ctx.Rule.Proto != proto || ctx.Rule.Inv&ruleset.InvProto != 0 {
+		return Errorf("%s", msg)
+	}
+	return nil
+}
+
+// Save implements ruleset.Extension.
+func (m *TCP) Save(b *strings.Builder, _ ruleset.Fmt) {
+	if !m.Src.Full() {
+		SaveRange(b, "sport", m.Src, m.InvSrc)
+	}
+	if !m.Dst.Full() {
+		SaveRange(b, "dport", m.Dst, m.InvDst)
+	}
+	if m.Option != 0 || m.InvOption {
+		b.WriteString(Bang(m.InvOption) + " --tcp-option " + Utoa(uint64(m.Option)))
+	}
+	if m.FlagMask != 0 || m.InvFlags {
+		b.WriteString(Bang(m.InvFlags) + " --tcp-flags " + TCPFlagsString(m.FlagMask) + " " + TCPFlagsString(m.FlagComp))
+	}
+}
+
+// Print implements ruleset.Extension.
+func (m *TCP) Print(b *strings.Builder, f ruleset.Fmt) {
+	b.WriteString(" tcp")
+	PrintPorts(b, "spt", m.Src, m.InvSrc, "tcp", f.Numeric)
+	PrintPorts(b, "dpt", m.Dst, m.InvDst, "tcp", f.Numeric)
+	if m.Option != 0 || m.InvOption {
+		b.WriteString(" option=" + BangL(m.InvOption) + Utoa(uint64(m.Option)))
+	}
+	if m.FlagMask != 0 || m.InvFlags {
+		b.WriteString(" flags:" + BangL(m.InvFlags))
+		if f.Numeric {
+			b.WriteString(hex02(m.FlagMask) + "/" + hex02(m.FlagComp))
+		} else {
+			b.WriteString(TCPFlagsString(m.FlagMask) + "/" + TCPFlagsString(m.FlagComp))
+		}
+	}
+}
+
+func hex02(v uint8) string {
+	const digits = "0123456789ABCDEF"
+	return "0x" + string([]byte{digits[v>>4], digits[v&15]})
+}
