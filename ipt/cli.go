@@ -19,24 +19,18 @@ type IO struct {
 	Now func() time.Time
 }
 
-// takeState removes "--state FILE" / "--state=FILE" from args and returns
-// the file, falling back to $RAMPART_STATE.
+// takeState removes a leading "--state FILE" / "--state=FILE" from args
+// and returns the file, falling back to $RAMPART_STATE. Only the first
+// argument is looked at: later ones belong to iptables (-m state --state).
 func takeState(args []string) (string, []string) {
 	state := os.Getenv("RAMPART_STATE")
-	var rest []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--state" && i+1 < len(args):
-			state = args[i+1]
-			i++
-		case strings.HasPrefix(a, "--state="):
-			state = a[len("--state="):]
-		default:
-			rest = append(rest, a)
-		}
+	switch {
+	case len(args) >= 2 && args[0] == "--state":
+		return args[1], args[2:]
+	case len(args) >= 1 && strings.HasPrefix(args[0], "--state="):
+		return args[0][len("--state="):], args[1:]
 	}
-	return state, rest
+	return state, args
 }
 
 // FormatError renders an error as the iptables tool named prog prints it.

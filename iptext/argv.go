@@ -848,6 +848,11 @@ func (p *parser) finish() error {
 			}
 			return e
 		}
+		if ext == nil {
+			// The extension vanishes from the rule, as iptables-nft
+			// drops a match that translates to no expression.
+			continue
+		}
 		if l.target {
 			p.rule.Target = ext
 		} else {

@@ -70,7 +70,7 @@ func RuleSpec(b *strings.Builder, r *ruleset.Rule, f ruleset.Family, counters bo
 	saveIface(b, 'o', r.OutIface, r.Inv&ruleset.InvOut != 0)
 	if r.Proto != 0 {
 		b.WriteString(xt.Bang(r.Inv&ruleset.InvProto != 0))
-		if n := ProtoName(r.Proto, f); n != "" {
+		if n := protoNameLookup(r.Proto); n != "" {
 			b.WriteString(" -p " + n)
 		} else {
 			fmt.Fprintf(b, " -p %d", r.Proto)

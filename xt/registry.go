@@ -48,7 +48,9 @@ type Parser interface {
 	// for NoArg options) and whether it was preceded by "!".
 	Parse(ctx *Context, opt, arg string, inv bool) error
 	// Final checks the options together and with the rule and returns the
-	// finished, immutable extension.
+	// finished, immutable extension. A nil extension with a nil error
+	// drops it from the rule (iptables-nft loses a match that translates
+	// to no nftables expression).
 	Final(ctx *Context) (ruleset.Extension, error)
 }
 

@@ -149,6 +149,14 @@ func (m *TCP) Final(ctx *Context) (ruleset.Extension, error) {
 		return nil, err
 	}
 	m.seen = 0
+	// iptables-nft translates a tcp match with only port options to
+	// native payload expressions, and an inverted full range to none at
+	// all: the match is then gone from the rule.
+	native := m.FlagMask == 0 && !m.InvFlags && m.Option == 0 && !m.InvOption
+	isDefault := m.Src.Full() && m.Dst.Full() && !m.InvSrc && !m.InvDst
+	if native && !isDefault && m.Src.Full() && m.Dst.Full() {
+		return nil, nil
+	}
 	return m, nil
 }
 
