@@ -93,10 +93,11 @@ func LoadFile(path string, o LoadOptions) (*ruleset.Ruleset, []Diagnostic, error
 	return Load(path, data, o)
 }
 
-// FormatDiag formats a diagnostic as file:line:col: message.
-func FormatDiag(d Diagnostic) string {
+// FormatDiag formats a diagnostic as file:line:col: message, with note
+// appended to the message line and the hint on the next line.
+func FormatDiag(d Diagnostic, note string) string {
 	e := d.Err
-	s := fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, strings.TrimSpace(e.Msg))
+	s := fmt.Sprintf("%s:%d:%d: %s%s", e.File, e.Line, e.Col, strings.TrimSpace(e.Msg), note)
 	if e.Hint != "" {
 		s += "\n\thint: " + e.Hint
 	}

@@ -182,6 +182,7 @@ type parser struct {
 	jumpTo         string
 	srcArg, dstArg string
 	srcIdx, dstIdx int
+	valIdx         int // index of the current option's value
 }
 
 // ParseCommand parses one iptables command line (without the program name).
@@ -354,6 +355,7 @@ func (p *parser) latest(d *xt.Def) *loaded {
 
 func (p *parser) extOpt(idx int, l *loaded, o xt.Option, val string, hasVal bool) error {
 	arg := ""
+	argIdx := idx
 	if o.Arg == xt.ReqArg {
 		if hasVal {
 			arg = val
@@ -362,6 +364,7 @@ func (p *parser) extOpt(idx int, l *loaded, o xt.Option, val string, hasVal bool
 				return perr(idx, "option \"--%s\" requires an argument", o.Name)
 			}
 			arg = p.args[p.i]
+			argIdx = p.i
 			p.i++
 		}
 	} else if hasVal {
@@ -375,7 +378,7 @@ func (p *parser) extOpt(idx int, l *loaded, o xt.Option, val string, hasVal bool
 	}
 	l.seen[o.Name] = true
 	if err := l.p.Parse(p.ctx, o.Name, arg, p.invert); err != nil {
-		return p.extErr(idx, err)
+		return p.extErr(argIdx, err)
 	}
 	return nil
 }
@@ -410,8 +413,10 @@ func (p *parser) shorts(idx int, s string) error {
 		case 1:
 			if rest != "" {
 				arg, hasArg = rest, true
+				p.valIdx = idx
 			} else if p.i < len(p.args) {
 				arg, hasArg = p.args[p.i], true
+				p.valIdx = p.i
 				p.i++
 			} else {
 				return perr(idx, "option requires an argument -- '%c'", c)
@@ -444,7 +449,10 @@ func (p *parser) baseLongOpt(idx int, lo longOpt, val string, hasVal bool) error
 				return perr(idx, "option \"--%s\" requires an argument", lo.name)
 			}
 			val, hasVal = p.args[p.i], true
+			p.valIdx = p.i
 			p.i++
+		} else {
+			p.valIdx = idx
 		}
 	case 0:
 		if hasVal {
@@ -592,7 +600,7 @@ func (p *parser) opt(idx int, c byte, arg string, hasArg bool) error {
 			return err
 		}
 		p.proto = strings.ToLower(arg)
-		proto, err := ParseProtocol(idx, p.proto)
+		proto, err := ParseProtocol(p.valIdx, p.proto)
 		if err != nil {
 			return err
 		}
@@ -610,7 +618,7 @@ func (p *parser) opt(idx int, c byte, arg string, hasArg bool) error {
 		if err := p.setOpt(idx, optSource, c, true); err != nil {
 			return err
 		}
-		p.srcArg, p.srcIdx = arg, idx
+		p.srcArg, p.srcIdx = arg, p.valIdx
 		if p.invert {
 			p.rule.Inv |= ruleset.InvSrc
 		}
@@ -618,7 +626,7 @@ func (p *parser) opt(idx int, c byte, arg string, hasArg bool) error {
 		if err := p.setOpt(idx, optDest, c, true); err != nil {
 			return err
 		}
-		p.dstArg, p.dstIdx = arg, idx
+		p.dstArg, p.dstIdx = arg, p.valIdx
 		if p.invert {
 			p.rule.Inv |= ruleset.InvDst
 		}

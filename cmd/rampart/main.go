@@ -134,7 +134,7 @@ func cmdSave(args []string) int {
 		return 2
 	}
 	for _, d := range diags {
-		fmt.Fprintf(os.Stderr, "%s (line skipped, as the shell would)\n", ipt.FormatDiag(d))
+		fmt.Fprintln(os.Stderr, ipt.FormatDiag(d, " (line skipped, as the shell would)"))
 	}
 	fmt.Print(saveText(rs, counters))
 	return 0

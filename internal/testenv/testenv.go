@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -120,6 +121,56 @@ func (n *Netns) Run(stdin string, name string, args ...string) Result {
 		}
 	}
 	return Result{o.String(), e.String(), code}
+}
+
+// RunBatch runs commands (each an argv, no shell) one after another in the
+// namespace, from a single shell started once, each with empty stdin, and
+// returns what each printed and its exit status. It is Run for many
+// commands at a fraction of the cost.
+func (n *Netns) RunBatch(t testing.TB, cmds [][]string) []Result {
+	t.Helper()
+	if len(cmds) == 0 {
+		return nil
+	}
+	dir := t.TempDir()
+	var sc strings.Builder
+	for i, argv := range cmds {
+		for j, a := range argv {
+			if j > 0 {
+				sc.WriteByte(' ')
+			}
+			sc.WriteString(ShellQuote(a))
+		}
+		fmt.Fprintf(&sc, " </dev/null >%s/%d.out 2>%s/%d.err; echo $? >%s/%d.rc\n", dir, i, dir, i, dir, i)
+	}
+	script := filepath.Join(dir, "batch.sh")
+	if err := os.WriteFile(script, []byte(sc.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := n.Run("", "sh", script); r.Code != 0 {
+		t.Fatalf("batch in netns %s: exit %d: %s", n.Name, r.Code, r.Stderr)
+	}
+	out := make([]Result, len(cmds))
+	for i := range cmds {
+		read := func(ext string) string {
+			b, err := os.ReadFile(fmt.Sprintf("%s/%d.%s", dir, i, ext))
+			if err != nil {
+				t.Fatalf("batch in netns %s: %v", n.Name, err)
+			}
+			return string(b)
+		}
+		out[i].Stdout, out[i].Stderr = read("out"), read("err")
+		fmt.Sscan(read("rc"), &out[i].Code)
+	}
+	return out
+}
+
+// ShellQuote quotes s for sh as one word.
+func ShellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=,+@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // StripComments removes the "#" lines of iptables-save output.

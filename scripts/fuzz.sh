@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# fuzz.sh — run every fuzz target of rampart for a short time each.
+# FUZZTIME (default 20s) is passed to -fuzztime (a duration or Nx).
+# A failing input is written by go test under PKG/testdata/fuzz/FuzzX/;
+# the script exits non-zero when any target fails.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+FUZZTIME=${FUZZTIME:-20s}
+targets="./iptext:FuzzArgv ./ipt:FuzzRestore"
+fails=0
+for t in $targets; do
+  pkg=${t%%:*}; fn=${t#*:}
+  echo "=== $pkg $fn ($FUZZTIME)"
+  if ! go test "$pkg" -run '^$' -fuzz "^${fn}\$" -fuzztime "$FUZZTIME"; then
+    echo "FAIL: $pkg $fn"
+    fails=$((fails+1))
+  fi
+done
+echo "fuzz: $fails target(s) failed"
+[ $fails -eq 0 ]

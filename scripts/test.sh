@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole test suite, kernel tests included. Installs what a clean Debian
+# 12 machine lacks (iptables, nftables, iproute2, netbase), then runs vet,
+# every Go test (unit, conformance, kernel differential in throwaway network
+# namespaces) and a short run of each fuzz target.
+# Needs root for the kernel tests; with CI=true a missing tool fails them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for t in iptables:iptables ip6tables:iptables nft:nftables ip:iproute2; do
+  command -v "${t%%:*}" >/dev/null 2>&1 || need+=("${t#*:}")
+done
+[ -f /etc/services ] && [ -f /etc/protocols ] || need+=(netbase)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing: ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    echo "missing ${need[*]} and not root: kernel tests will be skipped (they fail under CI=true)" >&2
+  fi
+fi
+# Debian's iptables defaults to the nf_tables variant; make sure of it.
+if command -v update-alternatives >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  update-alternatives --set iptables /usr/sbin/iptables-nft >/dev/null 2>&1 || true
+  update-alternatives --set ip6tables /usr/sbin/ip6tables-nft >/dev/null 2>&1 || true
+fi
+
+echo "== go vet"
+go vet ./...
+echo "== go test"
+go test -count=1 -timeout 40m ./... 2>&1 | tee /tmp/rampart-test.log
+echo "== fuzz (short)"
+FUZZTIME="${FUZZTIME:-10s}" scripts/fuzz.sh
