@@ -251,11 +251,20 @@ func restoreErr(prog string, err error, stdio IO) int {
 		fmt.Fprintf(stdio.Stderr, "%s: %v\n", prog, err)
 		return 1
 	}
-	if e.Style == iptext.StylePlain {
-		fmt.Fprintf(stdio.Stderr, "%s: line %d failed\n", prog, e.Line)
+	switch e.Style {
+	case iptext.StylePlain:
+		msg := strings.TrimSuffix(e.Msg, " Run `dmesg' for more information.")
+		if msg == "" {
+			fmt.Fprintf(stdio.Stderr, "%s: line %d failed\n", prog, e.Line)
+		} else {
+			fmt.Fprintf(stdio.Stderr, "%s: line %d failed: %s\n", prog, e.Line, msg)
+		}
+		return 1
+	case iptext.StyleTool:
+		fmt.Fprintf(stdio.Stderr, "%s: %s\n", prog, e.Msg)
 		return 1
 	}
-	fmt.Fprintf(stdio.Stderr, "%s %s: %s\n", prog, iptext.Version, strings.TrimSpace(e.Msg))
+	fmt.Fprintf(stdio.Stderr, "%s %s: %s\n", prog, iptext.Version, e.Msg)
 	if e.Line > 0 {
 		fmt.Fprintf(stdio.Stderr, "Error occurred at line: %d\n", e.Line)
 	}

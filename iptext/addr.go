@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/rampartfw/rampart/ruleset"
 	"github.com/rampartfw/rampart/xt"
@@ -156,4 +157,81 @@ func lookupHosts(name string, f ruleset.Family) []netip.Addr {
 		}
 	}
 	return out
+}
+
+// NetworksFile is consulted for network names in -L without -n.
+var NetworksFile = "/etc/networks"
+
+var (
+	namesOnce sync.Once
+	hostNames map[netip.Addr]string
+	netNames  map[uint32]string
+)
+
+// loadNames reads /etc/hosts and /etc/networks once.
+func loadNames() {
+	hostNames = map[netip.Addr]string{}
+	netNames = map[uint32]string{}
+	eachLine := func(path string, fn func(fs []string)) {
+		f, err := os.Open(path)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			line := sc.Text()
+			if i := strings.IndexByte(line, '#'); i >= 0 {
+				line = line[:i]
+			}
+			if fs := strings.Fields(line); len(fs) >= 2 {
+				fn(fs)
+			}
+		}
+	}
+	eachLine(HostsFile, func(fs []string) {
+		if a, err := netip.ParseAddr(fs[0]); err == nil {
+			if _, dup := hostNames[a]; !dup {
+				hostNames[a] = fs[1]
+			}
+		}
+	})
+	eachLine(NetworksFile, func(fs []string) {
+		if n, ok := inetNetwork(fs[1]); ok {
+			if _, dup := netNames[n]; !dup {
+				netNames[n] = fs[0]
+			}
+		}
+	})
+}
+
+// hostName is the name -L (without -n) shows for an address: a name from
+// /etc/hosts, else (IPv4) a network name from /etc/networks, else "".
+func hostName(a netip.Addr) string {
+	namesOnce.Do(loadNames)
+	if n, ok := hostNames[a]; ok {
+		return n
+	}
+	if !a.Is4() {
+		return ""
+	}
+	b := a.As4()
+	return netNames[uint32(b[0])<<24|uint32(b[1])<<16|uint32(b[2])<<8|uint32(b[3])]
+}
+
+// inetNetwork is inet_network(3): dotted parts packed into the low bytes.
+func inetNetwork(s string) (uint32, bool) {
+	parts := strings.Split(s, ".")
+	if len(parts) > 4 {
+		return 0, false
+	}
+	var v uint32
+	for _, p := range parts {
+		n, ok := xt.ParseUint(p, 0, 255)
+		if !ok {
+			return 0, false
+		}
+		v = v<<8 | uint32(n)
+	}
+	return v, true
 }

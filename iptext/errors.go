@@ -23,6 +23,8 @@ const (
 	StyleBanner
 	// StyleBare: "MSG" and the "Try" line, no banner.
 	StyleBare
+	// StyleTool: "iptables-restore: MSG", nothing else.
+	StyleTool
 )
 
 // Error is a problem with an iptables command or restore file. Arg is the

@@ -191,8 +191,10 @@ func listAddr(b *strings.Builder, am ruleset.AddrMask, inv bool, f ruleset.Famil
 }
 
 // AddrString formats an address/mask pair as the -L columns show it.
+// Without -n, ip6tables prints "anywhere" for the address :: whatever
+// the mask (::/64, ::/128); iptables looks at the mask.
 func AddrString(am ruleset.AddrMask, f ruleset.Family, numeric bool) string {
-	if am.IsAny() || !am.Addr.IsValid() {
+	if am.IsAny() || !am.Addr.IsValid() || (!numeric && f == ruleset.IPv6 && am.Addr.IsUnspecified()) {
 		if !numeric {
 			return "anywhere"
 		}
@@ -201,13 +203,19 @@ func AddrString(am ruleset.AddrMask, f ruleset.Family, numeric bool) string {
 		}
 		return "0.0.0.0/0"
 	}
+	name := am.Addr.String()
+	if !numeric {
+		if h := hostName(am.Addr); h != "" {
+			name = h
+		}
+	}
 	n := am.Bits()
 	switch {
 	case n == f.AddrBits():
-		return am.Addr.String()
+		return name
 	case n >= 0:
-		return fmt.Sprintf("%s/%d", am.Addr, n)
+		return fmt.Sprintf("%s/%d", name, n)
 	default:
-		return am.Addr.String() + "/" + am.Mask.String()
+		return name + "/" + am.Mask.String()
 	}
 }

@@ -131,7 +131,7 @@ func ReadRestore(r io.Reader, o RestoreOptions) ([]Stmt, error) {
 				return nil, fail(1, line, "%s: line %d table name invalid", tool, lineNo)
 			}
 			if _, ok := ruleset.LookupTable(name); !ok {
-				e := fail(2, name, "table '%s' does not exist", name)
+				e := fail(2, name, "%s: line %d table name '%s' invalid", tool, lineNo, name)
 				e.(*Error).Hint = "the tables are filter, nat, mangle, raw and security"
 				return nil, e
 			}
@@ -159,7 +159,8 @@ func ReadRestore(r io.Reader, o RestoreOptions) ([]Stmt, error) {
 				continue
 			}
 			tok := firstField(line)
-			e := fail(1, tok, "%s: line %d failed", tool, lineNo)
+			e := fail(1, tok, "")
+			e.(*Error).Style, e.(*Error).Exit = StylePlain, ExitOther
 			if tok == "COMMIT" {
 				e.(*Error).Hint = "COMMIT outside a table: is a *table line missing?"
 			} else if strings.HasPrefix(tok, "-") {
@@ -174,7 +175,7 @@ func ReadRestore(r io.Reader, o RestoreOptions) ([]Stmt, error) {
 		return nil, &Error{Msg: err.Error(), File: o.File, Line: lineNo, Exit: ExitOther}
 	}
 	if table != "" {
-		e := &Error{Msg: tool + ": COMMIT expected at line " + itoa(lineNo+1), File: o.File, Line: lineNo + 1, Col: 1, Exit: ExitParameter,
+		e := &Error{Msg: "COMMIT expected at line " + itoa(lineNo+1), File: o.File, Line: lineNo + 1, Col: 1, Exit: ExitOther, Style: StyleTool,
 			Hint: "every *table block ends with a COMMIT line"}
 		return nil, e
 	}
@@ -214,11 +215,12 @@ func readChainLine(line string, lineNo int, table string, o RestoreOptions) (Stm
 	col := strings.Index(line, st.Policy) + 1
 	if ti.IsBuiltin(st.Chain) {
 		if st.Policy != "ACCEPT" && st.Policy != "DROP" && st.Policy != "-" {
-			e := mk(col, st.Policy, "Bad policy name. Run `dmesg' for more information.")
+			e := mk(col, st.Policy, "Bad policy name.")
+			e.(*Error).Style, e.(*Error).Exit = StylePlain, ExitOther
 			e.(*Error).Hint = "a built-in chain's policy is ACCEPT or DROP"
 			return st, e
 		}
-		if st.Policy != "-" {
+		if st.Policy != "-" && o.Counters {
 			if len(fields) < 3 {
 				return st, mk(len(line)+1, "", "invalid policy counters for chain '%s'", st.Chain)
 			}
@@ -281,7 +283,7 @@ func readCmdLine(line string, lineNo int, table string, o RestoreOptions) (*Stmt
 		args[i] = t.Text
 		if strings.HasPrefix(t.Text, "-") && !strings.HasPrefix(t.Text, "--") && strings.ContainsRune(t.Text, 't') ||
 			len(t.Text) >= 3 && strings.HasPrefix(t.Text, "--t") && strings.HasPrefix("--table", t.Text) {
-			return nil, &Error{Msg: "The -t option (seen in line " + itoa(lineNo) + ") cannot be used in " + o.Family.Tool() + "-restore.",
+			return nil, &Error{Msg: "The -t option cannot be used in " + o.Family.Tool() + "-restore.\n",
 				File: o.File, Line: lineNo, Col: t.Off + off + 1, Token: t.Text, Exit: ExitParameter,
 				Hint: "the table is given by the *table line"}
 		}
