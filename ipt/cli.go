@@ -67,7 +67,7 @@ func IptablesMain(f ruleset.Family, args []string, stdio IO) int {
 		return code
 	}
 	for _, w := range cmd.Warnings {
-		fmt.Fprintln(stdio.Stdout, w)
+		fmt.Fprintln(stdio.Stderr, w)
 	}
 	if cmd.Op&iptext.OpVersion != 0 {
 		fmt.Fprintf(stdio.Stdout, "%s %s\n", prog, iptext.Version)

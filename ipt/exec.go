@@ -62,6 +62,9 @@ func Exec(rs *ruleset.Ruleset, cmd *iptext.Command, out *strings.Builder) error 
 			return errNoChain()
 		}
 		if cmd.RuleNum > len(c.Rules) {
+			if c.Builtin() && len(c.Rules) == 0 {
+				return errNoChain() // never-used built-in chain: see OpReplace
+			}
 			return plain(1, "Index of deletion too big.")
 		}
 		return ensure().Chain(cmd.Chain).Delete(cmd.RuleNum)
@@ -93,12 +96,6 @@ func Exec(rs *ruleset.Ruleset, cmd *iptext.Command, out *strings.Builder) error 
 	case op == iptext.OpZero || op == iptext.OpZeroNum:
 		if cmd.Chain != "" && view.Chain(cmd.Chain) == nil {
 			return errNoChain()
-		}
-		if op == iptext.OpZeroNum {
-			c := view.Chain(cmd.Chain)
-			if cmd.RuleNum > len(c.Rules) {
-				return plain(1, "Bad rule (does a matching rule exist in that chain?).")
-			}
 		}
 		if t != nil {
 			return zero(t, cmd)
@@ -136,11 +133,8 @@ func Exec(rs *ruleset.Ruleset, cmd *iptext.Command, out *strings.Builder) error 
 		if cmd.Policy != "ACCEPT" && cmd.Policy != "DROP" {
 			return plain(1, "Bad policy name. Run `dmesg' for more information.")
 		}
-		ch := ensure().Chain(cmd.Chain)
-		ch.Policy = ruleset.Verdict(cmd.Policy)
-		if cmd.Counters != nil {
-			ch.Counters = *cmd.Counters
-		}
+		// iptables-nft ignores -c on -P.
+		ensure().Chain(cmd.Chain).Policy = ruleset.Verdict(cmd.Policy)
 		return nil
 	}
 	return tryErr("no command specified")
@@ -251,6 +245,9 @@ func execRule(rs *ruleset.Ruleset, ti ruleset.TableInfo, view *ruleset.Table, en
 	c := view.Chain(cmd.Chain)
 	// Jump targets must name an existing chain of the table.
 	if len(rules) > 0 {
+		if v, ok := rules[0].Target.(ruleset.Verdict); ok && rules[0].Goto {
+			return tryErr("Chain '%s' does not exist", string(v))
+		}
 		if j, ok := rules[0].JumpChain(); ok {
 			jc := view.Chain(j)
 			if jc == nil {
@@ -265,7 +262,26 @@ func execRule(rs *ruleset.Ruleset, ti ruleset.TableInfo, view *ruleset.Table, en
 		}
 	}
 	if c == nil {
+		if cmd.Op == iptext.OpDelete || cmd.Op == iptext.OpCheck {
+			return plain(1, "Bad rule (does a matching rule exist in that chain?).")
+		}
 		return errNoChain()
+	}
+	if cmd.Op&(iptext.OpAppend|iptext.OpInsert|iptext.OpReplace) != 0 && len(rules) > 0 {
+		// nf_tables refuses an inverted match-everything address.
+		r := rules[0]
+		if r.Inv&ruleset.InvSrc != 0 && r.Src.IsAny() || r.Inv&ruleset.InvDst != 0 && r.Dst.IsAny() {
+			return kernelErr(opName, "Invalid argument", cmd.Chain)
+		}
+	}
+	// nf_tables has no QUEUE verdict: iptables-nft's rule is refused.
+	if len(rules) > 0 && rules[0].Target == ruleset.Queue {
+		switch {
+		case cmd.Op == iptext.OpAppend,
+			cmd.Op == iptext.OpInsert && cmd.RuleNum <= len(c.Rules)+1,
+			cmd.Op == iptext.OpReplace && cmd.RuleNum <= len(c.Rules):
+			return kernelErr(opName, "No such file or directory", cmd.Chain)
+		}
 	}
 	switch cmd.Op {
 	case iptext.OpAppend:
@@ -283,7 +299,12 @@ func execRule(rs *ruleset.Ruleset, ti ruleset.TableInfo, view *ruleset.Table, en
 		}
 	case iptext.OpReplace:
 		if cmd.RuleNum > len(c.Rules) {
-			return errNoChain()
+			if c.Builtin() && len(c.Rules) == 0 {
+				// iptables-nft makes built-in chains lazily; one never
+				// used is not in the kernel (approximation: empty).
+				return errNoChain()
+			}
+			return plain(1, "Index of replacement too big.")
 		}
 		ch := ensure().Chain(cmd.Chain)
 		ch.Rules[cmd.RuleNum-1] = rules[0]

@@ -197,6 +197,7 @@ func ParseCommand(args []string, o ParseOptions) (*Command, error) {
 	}
 	p.rule = &ruleset.Rule{Pos: o.Pos}
 	p.ctx = &xt.Context{Family: o.Family, Rule: p.rule}
+	p.ctx.Warn = func(msg string) { p.cmd.Warnings = append(p.cmd.Warnings, msg) }
 	p.ctx.Next = func() (string, bool) {
 		if p.i < len(p.args) && !strings.HasPrefix(p.args[p.i], "-") && !strings.HasPrefix(p.args[p.i], "!") {
 			p.i++
@@ -361,7 +362,7 @@ func (p *parser) extOpt(idx int, l *loaded, o xt.Option, val string, hasVal bool
 			arg = val
 		} else {
 			if p.i >= len(p.args) {
-				return perr(idx, "option \"--%s\" requires an argument", o.Name)
+				return perr(idx, "option \"%s\" requires an argument", p.args[idx])
 			}
 			arg = p.args[p.i]
 			argIdx = p.i
@@ -419,7 +420,7 @@ func (p *parser) shorts(idx int, s string) error {
 				p.valIdx = p.i
 				p.i++
 			} else {
-				return perr(idx, "option requires an argument -- '%c'", c)
+				return perr(idx, "option \"%s\" requires an argument", p.args[idx])
 			}
 			k = len(s)
 		case 2:
@@ -446,7 +447,7 @@ func (p *parser) baseLongOpt(idx int, lo longOpt, val string, hasVal bool) error
 	case 1:
 		if !hasVal {
 			if p.i >= len(p.args) {
-				return perr(idx, "option \"--%s\" requires an argument", lo.name)
+				return perr(idx, "option \"%s\" requires an argument", p.args[idx])
 			}
 			val, hasVal = p.args[p.i], true
 			p.valIdx = p.i
@@ -472,7 +473,7 @@ func (p *parser) addCommand(idx int, op Op) error {
 		return perr(idx, "unexpected '!' flag")
 	}
 	if p.cmd.Op != OpNone && !((p.cmd.Op == OpList && op == OpZero) || (p.cmd.Op == OpZero && op == OpList)) {
-		return perr(idx, "Cannot use -%c with -%c\n", cmdChars[op], cmdChars[lowestOp(p.cmd.Op)])
+		return perr(idx, "Cannot use -%c with -%c", cmdChars[op], cmdChars[lowestOp(p.cmd.Op)])
 	}
 	p.cmd.Op |= op
 	return nil
@@ -639,7 +640,7 @@ func (p *parser) opt(idx int, c byte, arg string, hasArg bool) error {
 			return err
 		}
 		if len(arg) >= 16 {
-			return perr(idx, "interface name `%s' must be shorter than %d characters", arg, 16)
+			return perr(p.valIdx, "interface name `%s' must be shorter than IFNAMSIZ (%d)", arg, 15)
 		}
 		if strings.ContainsAny(arg, "/ ") {
 			cmd.Warnings = append(cmd.Warnings, "Warning: weird character in interface `"+arg+"' ('/' and ' ' are not allowed by the kernel).")
@@ -664,7 +665,7 @@ func (p *parser) opt(idx int, c byte, arg string, hasArg bool) error {
 			p.rule.Inv |= ruleset.InvFrag
 		}
 	case 'j', 'g':
-		if err := p.setOpt(idx, optJump, c, c == 'g' && false); err != nil {
+		if err := p.setOpt(idx, optJump, 'j', false); err != nil {
 			return err
 		}
 		if err := checkTargetName(idx, arg); err != nil {
@@ -673,7 +674,7 @@ func (p *parser) opt(idx int, c byte, arg string, hasArg bool) error {
 		p.jumpTo = arg
 		p.rule.Goto = c == 'g'
 		if c == 'j' || true {
-			if d := xt.LookupTarget(arg, p.o.Family); d != nil && c == 'j' {
+			if d := xt.LookupTarget(arg, p.o.Family); d != nil && c == 'j' && !ruleset.IsVerdict(arg) {
 				l := &loaded{def: d, p: d.New(), seen: map[string]bool{}, target: true}
 				p.exts = append(p.exts, l)
 				p.target = l
@@ -722,9 +723,6 @@ func (p *parser) opt(idx int, c byte, arg string, hasArg bool) error {
 		if p.o.Restore {
 			return perr(idx, "The -t option (seen in line %d) cannot be used in %s-restore.\n", p.o.Pos.Line, p.o.Family.Tool())
 		}
-		if cmd.TableSet {
-			return perr(idx, "multiple -t flags not allowed")
-		}
 		cmd.Table = arg
 		cmd.TableSet = true
 	case 'c':
@@ -746,8 +744,16 @@ func (p *parser) opt(idx int, c byte, arg string, hasArg bool) error {
 			return perr(idx, "-%c byte counter not numeric", c)
 		}
 		cmd.Counters = &ruleset.Counters{Packets: pv, Bytes: bv}
-	case 'w', 'W', 'M', 'b':
-		// --wait, --wait-interval, --modprobe: accepted and ignored.
+	case 'w', 'W':
+		// --wait [SECONDS], --wait-interval [USECS]: accepted and ignored
+		// (there is no lock to wait for); a following number is theirs.
+		if !hasArg && p.hasNextArg() {
+			if _, ok := xt.ParseUint(p.args[p.i], 0, 1<<31); ok {
+				p.i++
+			}
+		}
+	case 'M', 'b':
+		// --modprobe: accepted and ignored.
 	case '4':
 		if p.o.Family == ruleset.IPv6 {
 			if p.o.Restore {
@@ -850,6 +856,10 @@ func (p *parser) finish() error {
 		ext, err := l.p.Final(p.ctx)
 		if err != nil {
 			e := p.extErr(-1, err).(*Error)
+			if e.Kernel && cmd.Op&(OpDelete|OpCheck) != 0 {
+				// -D and -C compare in userspace: no such rule can exist.
+				return &Error{Msg: "Bad rule (does a matching rule exist in that chain?).", Arg: -1, Exit: ExitOther, Style: StylePlain}
+			}
 			if e.Kernel {
 				e.Msg = KernelMsg(cmd.Op, e.Msg, cmd.Chain)
 				e.Style = StyleBanner
@@ -868,7 +878,7 @@ func (p *parser) finish() error {
 		}
 	}
 	if p.target == nil && p.jumpTo != "" {
-		if ruleset.IsVerdict(p.jumpTo) {
+		if ruleset.IsVerdict(p.jumpTo) && !p.rule.Goto {
 			p.rule.Target = ruleset.Verdict(p.jumpTo)
 		} else {
 			p.rule.Target = ruleset.Jump{Chain: p.jumpTo}
@@ -933,19 +943,30 @@ func (p *parser) finish() error {
 	return nil
 }
 
+// genericOptCheck is iptables' generic_opt_check: an option is illegal
+// when no command given allows it.
 func (p *parser) genericOptCheck() error {
-	for op, row := range commandsVsOptions {
-		if p.cmd.Op&op == 0 {
+	for i := 0; i < len(optChars); i++ {
+		if p.opts&(1<<i) == 0 {
 			continue
 		}
-		for i := 0; i < len(optChars); i++ {
-			if p.opts&(1<<i) != 0 && row[i] == 'x' {
-				c := optChars[i]
-				if c == '0' {
-					return perr(-1, "Illegal option `--line-numbers' with this command\n")
-				}
-				return perr(-1, "Illegal option `-%c' with this command\n", c)
+		legal := 0
+		for op, row := range commandsVsOptions {
+			if p.cmd.Op&op == 0 {
+				continue
 			}
+			if row[i] != 'x' {
+				legal = 1
+			} else if legal == 0 {
+				legal = -1
+			}
+		}
+		if legal == -1 {
+			c := optChars[i]
+			if c == '0' {
+				return perr(-1, "Illegal option `-0' with this command")
+			}
+			return perr(-1, "Illegal option `-%c' with this command", c)
 		}
 	}
 	return nil
