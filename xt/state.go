@@ -3,6 +3,7 @@ package xt
 import (
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -95,4 +96,9 @@ func (m *State) Print(b *strings.Builder, _ ruleset.Fmt) {
 		return
 	}
 	b.WriteString(" state " + StatesString(m.Mask))
+}
+
+// Match implements pkt.Matcher: the packet's conntrack state is in the set.
+func (m *State) Match(c *pkt.Ctx) bool {
+	return (m.Mask&c.CTState != 0) != m.Inv
 }

@@ -3,6 +3,7 @@ package xt
 import (
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -206,4 +207,47 @@ func (m *TCP) Print(b *strings.Builder, f ruleset.Fmt) {
 func hex02(v uint8) string {
 	const digits = "0123456789ABCDEF"
 	return "0x" + string([]byte{digits[v>>4], digits[v&15]})
+}
+
+// Match implements pkt.Matcher as the kernel's tcp_mt does.
+func (m *TCP) Match(c *pkt.Ctx) bool {
+	p := c.P
+	if p.FragOff != 0 || p.L4 < 0 || p.Proto != pkt.ProtoTCP {
+		return false
+	}
+	if inRange(p.SrcPort, m.Src) == m.InvSrc || inRange(p.DstPort, m.Dst) == m.InvDst {
+		return false
+	}
+	if (p.TCPFlags&m.FlagMask == m.FlagComp) == m.InvFlags {
+		return false
+	}
+	if m.Option != 0 {
+		return tcpHasOption(p, m.Option) != m.InvOption
+	}
+	return true
+}
+
+func inRange(port uint16, r PortRange) bool { return port >= r.Lo && port <= r.Hi }
+
+// tcpHasOption scans the TCP options for kind opt.
+func tcpHasOption(p *pkt.Packet, opt uint8) bool {
+	end := p.L4 + int(p.TCPHdrLen)
+	if end > len(p.Raw) {
+		return false
+	}
+	o := p.Raw[p.L4+20 : end]
+	for i := 0; i < len(o); {
+		if o[i] == opt {
+			return true
+		}
+		if o[i] < 2 {
+			i++
+			continue
+		}
+		if i+1 >= len(o) || o[i+1] < 2 {
+			return false
+		}
+		i += int(o[i+1])
+	}
+	return false
 }

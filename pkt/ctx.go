@@ -1,0 +1,123 @@
+package pkt
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/rampartfw/rampart/ruleset"
+)
+
+// Verdict is what a target decides for a packet.
+type Verdict uint8
+
+// Verdicts. Continue goes on with the next rule (non-terminal targets such
+// as LOG and MARK).
+const (
+	Continue Verdict = iota
+	Accept
+	Drop
+	Return
+	Queue
+	Stolen
+)
+
+// String names the verdict as iptables does.
+func (v Verdict) String() string {
+	return [...]string{"CONTINUE", "ACCEPT", "DROP", "RETURN", "QUEUE", "STOLEN"}[v]
+}
+
+// Conntrack states of a packet (the state/conntrack match bits).
+const (
+	CTInvalid     uint8 = 1 << 0
+	CTEstablished uint8 = 1 << 1
+	CTRelated     uint8 = 1 << 2
+	CTNew         uint8 = 1 << 3
+	CTUntracked   uint8 = 1 << 4
+)
+
+// Tuple is one direction of a connection.
+type Tuple struct {
+	Src, Dst         netip.Addr
+	SrcPort, DstPort uint16 // ICMP: id in SrcPort, type/code folded by the tracker
+	Proto            uint8
+}
+
+// Conn is what rules can see of a conntrack entry.
+type Conn struct {
+	Orig, Reply Tuple
+	Status      uint32 // IPS_* bits (see conntrack package)
+	Mark        uint32
+	Zone        uint16
+	Expires     time.Duration // time left at the moment of the packet
+	Helper      string
+	// Packets and bytes per direction, for connbytes.
+	Packets, Bytes [2]uint64
+}
+
+// StateStore keeps the state of stateful matches (limit buckets, hashlimit
+// tables, recent lists) across packets.
+type StateStore interface {
+	// Get returns the state stored under key, creating it with mk.
+	Get(key any, mk func() any) any
+}
+
+// Ctx is one packet at one hook: what a match or target may look at and
+// change.
+type Ctx struct {
+	P     *Packet
+	Hook  ruleset.Hook
+	Table string
+	In    string // input interface name ("" at OUTPUT/POSTROUTING-only hooks)
+	Out   string // output interface name ("" at PREROUTING/INPUT)
+	// SrcMAC is the link-layer source of a received frame (HasMAC).
+	SrcMAC [6]byte
+	HasMAC bool
+	Mark   uint32 // skb->mark
+
+	CTState uint8 // one of the CT* bits
+	CTDir   uint8 // 0 original, 1 reply
+	Conn    *Conn // nil when untracked or invalid
+
+	// Now is the packet's time (from the capture, never the wall clock).
+	Now time.Time
+	// Store holds the state of stateful matches.
+	Store StateStore
+	// Facts answers matches that need what a capture lacks (socket owner,
+	// ipset contents, bridge ports); nil means "unknown".
+	Facts Facts
+
+	// Undecided is set by a match that cannot decide; the engine reports
+	// it instead of guessing.
+	Undecided string
+
+	// Set by targets.
+	QueueNum uint16
+	Reject   string // REJECT's --reject-with, for reports
+	Log      []string
+}
+
+// Facts answers questions a packet capture cannot.
+type Facts interface {
+	// Owner returns the socket owner uid/gid of a local packet.
+	Owner() (uid, gid uint32, ok bool)
+	// InSet reports whether the key is in the named ipset.
+	InSet(name string, key netip.Addr) (in, ok bool)
+}
+
+// Matcher is implemented by extension matches that can evaluate a packet.
+type Matcher interface {
+	Match(c *Ctx) bool
+}
+
+// Actor is implemented by extension targets.
+type Actor interface {
+	Act(c *Ctx) Verdict
+}
+
+// Undecide records that a match cannot decide and returns false.
+func (c *Ctx) Undecide(why string) bool {
+	if c.Undecided == "" {
+		c.Undecided = why
+	}
+	return false
+}
