@@ -12,6 +12,23 @@ const (
 	PostRouting
 )
 
+// String returns the built-in chain name of the hook.
+func (h Hook) String() string {
+	switch h {
+	case PreRouting:
+		return "PREROUTING"
+	case LocalIn:
+		return "INPUT"
+	case Forward:
+		return "FORWARD"
+	case LocalOut:
+		return "OUTPUT"
+	case PostRouting:
+		return "POSTROUTING"
+	}
+	return "?"
+}
+
 // HookOf returns the hook of a built-in chain name.
 func HookOf(chain string) (Hook, bool) {
 	switch chain {

@@ -1,0 +1,154 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/rampartfw/rampart/pkt"
+	"github.com/rampartfw/rampart/ruleset"
+)
+
+// Tracker is connection tracking as the engine uses it (package conntrack
+// implements it).
+type Tracker interface {
+	// Track is conntrack's step at PREROUTING/OUTPUT (priority -200): it
+	// sets c.CTState, c.CTDir and c.Conn, unless the packet was marked
+	// untracked (NOTRACK) in the raw table.
+	Track(c *pkt.Ctx)
+	// Confirm runs when an accepted packet leaves the path (after INPUT or
+	// POSTROUTING): a new entry enters the table.
+	Confirm(c *pkt.Ctx)
+	// Abort forgets the unconfirmed entry of a dropped packet.
+	Abort(c *pkt.Ctx)
+}
+
+// Engine is one simulated host: its rulesets, routing, connection tracking
+// and the state of stateful matches.
+type Engine struct {
+	Rulesets map[ruleset.Family]*ruleset.Ruleset
+	Host     *Host
+	CT       Tracker
+	Store    *Store
+}
+
+// New returns an engine over the rulesets (either may be nil).
+func New(v4, v6 *ruleset.Ruleset, host *Host, ct Tracker) *Engine {
+	if host == nil {
+		host = NewHost()
+	}
+	e := &Engine{Rulesets: map[ruleset.Family]*ruleset.Ruleset{}, Host: host, CT: ct, Store: NewStore()}
+	if v4 != nil {
+		e.Rulesets[ruleset.IPv4] = v4
+	}
+	if v6 != nil {
+		e.Rulesets[ruleset.IPv6] = v6
+	}
+	return e
+}
+
+// Result is what happened to a packet.
+type Result struct {
+	Verdict   pkt.Verdict
+	Hook      ruleset.Hook // the hook that decided (the last one for accepted packets)
+	Reason    Reason
+	Path      Path
+	CTState   uint8
+	Undecided string
+}
+
+// Delivered reports whether the packet went all the way.
+func (r Result) Delivered() bool { return r.Verdict == pkt.Accept && r.Path.Routing == "" }
+
+type tableAt struct {
+	name string
+	nat  bool // consulted only for the first packet of a connection
+}
+
+// hookTables lists, for each hook, the tables in kernel priority order and
+// where conntrack runs (after raw).
+var hookTables = [5][]tableAt{
+	ruleset.PreRouting:  {{"raw", false}, {"", false}, {"mangle", false}, {"nat", true}},
+	ruleset.LocalIn:     {{"mangle", false}, {"filter", false}, {"security", false}, {"nat", true}},
+	ruleset.Forward:     {{"mangle", false}, {"filter", false}, {"security", false}},
+	ruleset.LocalOut:    {{"raw", false}, {"", false}, {"mangle", false}, {"nat", true}, {"filter", false}, {"security", false}},
+	ruleset.PostRouting: {{"mangle", false}, {"nat", true}},
+}
+
+// Process runs one packet through the host at time now. The packet's
+// family picks the ruleset; trace (may be nil) sees every rule visited.
+func (e *Engine) Process(p *pkt.Packet, now time.Time, trace Tracer) Result {
+	res := Result{Path: e.Host.PathOf(p.Src, p.Dst), Verdict: pkt.Accept}
+	rs := e.Rulesets[p.Family]
+	c := &pkt.Ctx{P: p, Now: now, Store: e.Store}
+	tracked := false
+	for _, hs := range res.Path.Hooks {
+		c.Hook, c.In, c.Out = hs.Hook, hs.In, hs.Out
+		res.Hook = hs.Hook
+		for _, ta := range hookTables[hs.Hook] {
+			if ta.name == "" {
+				if !tracked && e.CT != nil {
+					e.CT.Track(c)
+					tracked = true
+				} else if e.CT == nil && !tracked {
+					c.CTState = pkt.CTUntracked
+					tracked = true
+				}
+				continue
+			}
+			if ta.nat && c.CTState != pkt.CTNew {
+				continue
+			}
+			if rs == nil {
+				continue
+			}
+			t := rs.Table(ta.name)
+			if t == nil {
+				continue
+			}
+			c.Table = ta.name
+			v, why := Table(t, hs.Hook.String(), c, trace)
+			if c.Undecided != "" && res.Undecided == "" {
+				res.Undecided = c.Undecided
+			}
+			if v != pkt.Accept {
+				res.Verdict, res.Reason, res.CTState = v, why, c.CTState
+				if e.CT != nil {
+					e.CT.Abort(c)
+				}
+				return res
+			}
+			res.Reason = why
+		}
+	}
+	res.CTState = c.CTState
+	if res.Path.Routing != "" {
+		res.Verdict = pkt.Drop
+		res.Reason = Reason{Why: "routing: " + res.Path.Routing}
+		if e.CT != nil {
+			e.CT.Abort(c)
+		}
+		return res
+	}
+	if e.CT != nil {
+		e.CT.Confirm(c)
+	}
+	return res
+}
+
+// Store keeps the state of stateful matches, keyed by the match (or by a
+// name shared between rules, as hashlimit and recent do).
+type Store struct {
+	m map[any]any
+}
+
+// NewStore returns an empty store.
+func NewStore() *Store { return &Store{m: map[any]any{}} }
+
+// Get implements pkt.StateStore.
+func (s *Store) Get(key any, mk func() any) any {
+	if v, ok := s.m[key]; ok {
+		return v
+	}
+	v := mk()
+	s.m[key] = v
+	return v
+}

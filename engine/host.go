@@ -1,0 +1,169 @@
+package engine
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/rampartfw/rampart/ruleset"
+)
+
+// Iface is one interface of the simulated host.
+type Iface struct {
+	Name  string
+	Addrs []netip.Prefix // its addresses with their connected prefixes
+}
+
+// Route sends a destination prefix out of an interface.
+type Route struct {
+	Prefix netip.Prefix
+	Iface  string
+}
+
+// Host is the machine whose firewall is simulated: its interfaces, routes
+// and whether it forwards. "lo" with 127.0.0.1/8 and ::1/128 is always
+// present.
+type Host struct {
+	Ifaces     []Iface
+	Routes     []Route
+	Forwarding bool
+}
+
+// NewHost returns a host with only the loopback interface, forwarding on.
+func NewHost() *Host {
+	return &Host{
+		Ifaces: []Iface{{Name: "lo", Addrs: []netip.Prefix{
+			netip.MustParsePrefix("127.0.0.1/8"), netip.MustParsePrefix("::1/128")}}},
+		Forwarding: true,
+	}
+}
+
+// AddIface adds (or extends) an interface from "NAME=ADDR/LEN[,ADDR/LEN...]".
+func (h *Host) AddIface(spec string) error {
+	name, addrs, ok := strings.Cut(spec, "=")
+	if !ok || name == "" {
+		return fmt.Errorf("interface %q: want NAME=ADDR/LEN[,ADDR/LEN...]", spec)
+	}
+	var ps []netip.Prefix
+	for _, a := range strings.Split(addrs, ",") {
+		p, err := netip.ParsePrefix(a)
+		if err != nil {
+			return fmt.Errorf("interface %s: %v", name, err)
+		}
+		ps = append(ps, p)
+	}
+	for i := range h.Ifaces {
+		if h.Ifaces[i].Name == name {
+			h.Ifaces[i].Addrs = append(h.Ifaces[i].Addrs, ps...)
+			return nil
+		}
+	}
+	h.Ifaces = append(h.Ifaces, Iface{Name: name, Addrs: ps})
+	return nil
+}
+
+// AddRoute adds a route from "PREFIX=IFACE".
+func (h *Host) AddRoute(spec string) error {
+	pfx, iface, ok := strings.Cut(spec, "=")
+	if !ok {
+		return fmt.Errorf("route %q: want PREFIX=IFACE", spec)
+	}
+	p, err := netip.ParsePrefix(pfx)
+	if err != nil {
+		return fmt.Errorf("route %q: %v", spec, err)
+	}
+	h.Routes = append(h.Routes, Route{Prefix: p.Masked(), Iface: iface})
+	return nil
+}
+
+// IsLocal reports whether a is one of the host's addresses (or in
+// 127.0.0.0/8, which Linux treats as local on lo).
+func (h *Host) IsLocal(a netip.Addr) bool {
+	for _, ifc := range h.Ifaces {
+		for _, p := range ifc.Addrs {
+			if p.Addr() == a {
+				return true
+			}
+			if ifc.Name == "lo" && p.Contains(a) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Lookup returns the interface a packet to dst leaves by: the longest
+// matching connected prefix or route; "" when there is no route.
+func (h *Host) Lookup(dst netip.Addr) string {
+	best, bits := "", -1
+	for _, ifc := range h.Ifaces {
+		for _, p := range ifc.Addrs {
+			if p.Masked().Contains(dst) && p.Bits() > bits {
+				best, bits = ifc.Name, p.Bits()
+			}
+		}
+	}
+	for _, r := range h.Routes {
+		if r.Prefix.Contains(dst) && r.Prefix.Bits() > bits {
+			best, bits = r.Iface, r.Prefix.Bits()
+		}
+	}
+	return best
+}
+
+// Path is the hooks a packet crosses, with its interfaces.
+type Path struct {
+	Hooks   []HookStep
+	Routing string // why routing stops the packet early, "" when it does not
+}
+
+// HookStep is one hook on a packet's path.
+type HookStep struct {
+	Hook    ruleset.Hook
+	In, Out string
+}
+
+// PathOf decides which hooks a packet crosses on this host, as Linux
+// routing does: from a local address it is sent (OUTPUT, POSTROUTING; to a
+// local address too, over lo, then PREROUTING and INPUT on lo); to a local
+// address it is received (PREROUTING, INPUT) on the interface whose prefix
+// holds the source, else the one of the route back; otherwise it is
+// forwarded (PREROUTING, FORWARD, POSTROUTING) when forwarding is on.
+// Martian sources (loopback addresses on another interface) never get past
+// PREROUTING.
+func (h *Host) PathOf(src, dst netip.Addr) Path {
+	srcLocal, dstLocal := h.IsLocal(src), h.IsLocal(dst)
+	switch {
+	case srcLocal && dstLocal:
+		return Path{Hooks: []HookStep{{ruleset.LocalOut, "", "lo"}, {ruleset.PostRouting, "", "lo"}, {ruleset.PreRouting, "lo", ""}, {ruleset.LocalIn, "lo", ""}}}
+	case srcLocal:
+		out := h.Lookup(dst)
+		if out == "" {
+			return Path{Routing: "no route to " + dst.String()}
+		}
+		return Path{Hooks: []HookStep{{ruleset.LocalOut, "", out}, {ruleset.PostRouting, "", out}}}
+	}
+	in := h.Lookup(src)
+	if in == "" {
+		in = "eth0"
+	}
+	pre := HookStep{ruleset.PreRouting, in, ""}
+	if in != "lo" && (src.IsLoopback() || dst.IsLoopback()) {
+		return Path{Hooks: []HookStep{pre}, Routing: "martian address on " + in}
+	}
+	if dstLocal || dst.IsMulticast() || isBroadcast(dst) {
+		return Path{Hooks: []HookStep{pre, {ruleset.LocalIn, in, ""}}}
+	}
+	if !h.Forwarding {
+		return Path{Hooks: []HookStep{pre}, Routing: "forwarding is off"}
+	}
+	out := h.Lookup(dst)
+	if out == "" {
+		return Path{Hooks: []HookStep{pre}, Routing: "no route to " + dst.String()}
+	}
+	return Path{Hooks: []HookStep{pre, {ruleset.Forward, in, out}, {ruleset.PostRouting, "", out}}}
+}
+
+func isBroadcast(a netip.Addr) bool {
+	return a.Is4() && a == netip.AddrFrom4([4]byte{255, 255, 255, 255})
+}
