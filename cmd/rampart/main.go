@@ -56,6 +56,8 @@ func run(name string, args []string) int {
 	switch sub {
 	case "save":
 		return cmdSave(rest)
+	case "simulate":
+		return cmdSimulate(rest)
 	case "version", "--version", "-V":
 		fmt.Println("rampart (iptables v1.8.9 (nf_tables) compatible)")
 		return 0
@@ -75,6 +77,9 @@ usage: rampart COMMAND [ARGS]
 commands:
   save [-4|-6] [-c] FILE       print FILE (restore format or iptables command script)
                                exactly as iptables-save prints after loading it
+  simulate [-6] RULES --pcap IN [--iface NAME=ADDR/LEN,...]... [--route PREFIX=IFACE]...
+           [--verdicts OUT.jsonl]
+                               run a capture through the rules; print iptables-save -c
   iptables --state FILE ARGS   iptables 1.8.9 on a ruleset kept in FILE
   ip6tables --state FILE ARGS  the same for IPv6
   iptables-save --state FILE [-c] [-t TABLE]

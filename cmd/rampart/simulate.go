@@ -1,0 +1,221 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/rampartfw/rampart/capture"
+	"github.com/rampartfw/rampart/engine"
+	"github.com/rampartfw/rampart/ipt"
+	"github.com/rampartfw/rampart/iptext"
+	"github.com/rampartfw/rampart/pkt"
+	"github.com/rampartfw/rampart/ruleset"
+)
+
+// newTracker builds the connection tracker the engine uses; it is set by
+// the conntrack wiring (nil: every packet is untracked).
+var newTracker func() engine.Tracker
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
+
+// verdictLine is one line of --verdicts output.
+type verdictLine struct {
+	Index     int      `json:"index"`
+	Time      string   `json:"time"`
+	Hook      string   `json:"hook"`
+	Verdict   string   `json:"verdict"`
+	Table     string   `json:"table,omitempty"`
+	Chain     string   `json:"chain,omitempty"`
+	Rule      int      `json:"rule,omitempty"`
+	Policy    bool     `json:"policy,omitempty"`
+	Why       string   `json:"why,omitempty"`
+	Path      []string `json:"path,omitempty"`
+	State     string   `json:"state,omitempty"`
+	Undecided string   `json:"undecided,omitempty"`
+}
+
+func stateName(s uint8) string {
+	switch s {
+	case pkt.CTNew:
+		return "NEW"
+	case pkt.CTEstablished:
+		return "ESTABLISHED"
+	case pkt.CTRelated:
+		return "RELATED"
+	case pkt.CTInvalid:
+		return "INVALID"
+	case pkt.CTUntracked:
+		return "UNTRACKED"
+	}
+	return ""
+}
+
+func cmdSimulate(args []string) int {
+	fam := ruleset.IPv4
+	var rulesFile, pcapFile, verdictsFile string
+	var ifaces, routes multiFlag
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		val := func() (string, bool) {
+			if k, v, ok := strings.Cut(a, "="); ok && strings.HasPrefix(k, "--") {
+				return v, true
+			}
+			if i+1 < len(args) {
+				i++
+				return args[i], true
+			}
+			fmt.Fprintf(os.Stderr, "rampart simulate: %s needs a value\n", a)
+			return "", false
+		}
+		name, _, _ := strings.Cut(a, "=")
+		switch name {
+		case "-4":
+			fam = ruleset.IPv4
+		case "-6":
+			fam = ruleset.IPv6
+		case "--pcap":
+			v, ok := val()
+			if !ok {
+				return 2
+			}
+			pcapFile = v
+		case "--iface":
+			v, ok := val()
+			if !ok {
+				return 2
+			}
+			ifaces = append(ifaces, v)
+		case "--route":
+			v, ok := val()
+			if !ok {
+				return 2
+			}
+			routes = append(routes, v)
+		case "--verdicts":
+			v, ok := val()
+			if !ok {
+				return 2
+			}
+			verdictsFile = v
+		default:
+			if strings.HasPrefix(a, "-") || rulesFile != "" {
+				fmt.Fprintf(os.Stderr, "rampart simulate: unexpected argument %q\n", a)
+				return 2
+			}
+			rulesFile = a
+		}
+	}
+	if rulesFile == "" || pcapFile == "" {
+		fmt.Fprintln(os.Stderr, "usage: rampart simulate [-6] RULES --pcap IN [--iface NAME=ADDR/LEN,...]... [--route PREFIX=IFACE]... [--verdicts OUT.jsonl]")
+		return 2
+	}
+	rs, diags, err := ipt.LoadFile(rulesFile, ipt.LoadOptions{Family: fam})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	for _, d := range diags {
+		fmt.Fprintln(os.Stderr, ipt.FormatDiag(d, " (line skipped, as the shell would)"))
+	}
+	host := engine.NewHost()
+	for _, s := range ifaces {
+		if err := host.AddIface(s); err != nil {
+			fmt.Fprintln(os.Stderr, "rampart simulate:", err)
+			return 2
+		}
+	}
+	for _, s := range routes {
+		if err := host.AddRoute(s); err != nil {
+			fmt.Fprintln(os.Stderr, "rampart simulate:", err)
+			return 2
+		}
+	}
+	var tracker engine.Tracker
+	if newTracker != nil {
+		tracker = newTracker()
+	}
+	var e *engine.Engine
+	if fam == ruleset.IPv6 {
+		e = engine.New(nil, rs, host, tracker)
+	} else {
+		e = engine.New(rs, nil, host, tracker)
+	}
+	in, err := os.Open(pcapFile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rampart simulate:", err)
+		return 1
+	}
+	defer in.Close()
+	r, err := capture.Open(in)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rampart simulate:", err)
+		return 2
+	}
+	var vw *bufio.Writer
+	if verdictsFile != "" {
+		f, err := os.Create(verdictsFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "rampart simulate:", err)
+			return 1
+		}
+		defer f.Close()
+		vw = bufio.NewWriter(f)
+		defer vw.Flush()
+	}
+	undecided := map[string]int{}
+	defrag := engine.NewDefrag()
+	var p pkt.Packet
+	for {
+		fr, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if errors.Is(err, capture.ErrSkip) {
+			continue
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "rampart simulate:", err)
+			return 1
+		}
+		if p.Decode(fr.IP) != nil || p.Family != fam {
+			continue
+		}
+		whole := defrag.Add(&p, fr.Time)
+		if whole == nil {
+			continue
+		}
+		if len(whole) != len(p.Raw) {
+			if p.Decode(whole) != nil {
+				continue
+			}
+		}
+		res := e.Process(&p, fr.Time, nil)
+		if res.Undecided != "" {
+			undecided[res.Undecided]++
+		}
+		if vw != nil {
+			vl := verdictLine{Index: fr.Index, Time: fr.Time.UTC().Format("2006-01-02T15:04:05.000000000Z"),
+				Hook: res.Hook.String(), Verdict: res.Verdict.String(), Table: res.Reason.Table, Chain: res.Reason.Chain,
+				Rule: res.Reason.Rule, Policy: res.Reason.Policy, Why: res.Reason.Why, State: stateName(res.CTState), Undecided: res.Undecided}
+			for _, h := range res.Path.Hooks {
+				vl.Path = append(vl.Path, h.Hook.String())
+			}
+			b, _ := json.Marshal(vl)
+			vw.Write(b)
+			vw.WriteByte('\n')
+		}
+	}
+	for why, n := range undecided {
+		fmt.Fprintf(os.Stderr, "rampart simulate: %d packets met a rule that cannot be decided from a capture: %s\n", n, why)
+	}
+	fmt.Print(iptext.Save(rs, iptext.SaveOptions{Counters: true}))
+	return 0
+}
