@@ -58,6 +58,8 @@ func run(name string, args []string) int {
 		return cmdSave(rest)
 	case "simulate":
 		return cmdSimulate(rest)
+	case "explain":
+		return cmdExplain(rest)
 	case "version", "--version", "-V":
 		fmt.Println("rampart (iptables v1.8.9 (nf_tables) compatible)")
 		return 0
@@ -80,6 +82,8 @@ commands:
   simulate [-6] RULES --pcap IN [--iface NAME=ADDR/LEN,...]... [--route PREFIX=IFACE]...
            [--verdicts OUT.jsonl]
                                run a capture through the rules; print iptables-save -c
+  explain [-6] RULES PACKET     show every rule a packet visits and the verdict, e.g.
+                               "tcp 203.0.113.9:40000 > 10.0.0.1:22 flags S in eth0 state NEW"
   iptables --state FILE ARGS   iptables 1.8.9 on a ruleset kept in FILE
   ip6tables --state FILE ARGS  the same for IPv6
   iptables-save --state FILE [-c] [-t TABLE]

@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"strings"
 	"time"
 
 	"github.com/rampartfw/rampart/iptext"
@@ -12,4 +13,8 @@ func readAll(r io.Reader) ([]byte, error) { return io.ReadAll(r) }
 
 func saveText(rs *ruleset.Ruleset, counters bool) string {
 	return iptext.Save(rs, iptext.SaveOptions{Counters: counters, Time: time.Now()})
+}
+
+func iptextRuleSpec(b *strings.Builder, r *ruleset.Rule, f ruleset.Family) {
+	iptext.RuleSpec(b, r, f, false)
 }
