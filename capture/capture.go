@@ -130,6 +130,9 @@ func Unwrap(link layers.LinkType, b []byte) (ip []byte, mac [6]byte, hasMAC bool
 		return b[4:], mac, false, ipVersion(b[4:])
 	case layers.LinkTypeRaw, layers.LinkType(12), layers.LinkType(14), layers.LinkTypeIPv4, layers.LinkTypeIPv6:
 		return b, mac, false, ipVersion(b)
+	case layers.LinkType(239): // LINKTYPE_NFLOG
+		ip, ok := nflogPayload(b)
+		return ip, mac, false, ok && ipVersion(ip)
 	}
 	return nil, mac, false, false
 }
@@ -156,4 +159,26 @@ func NewWriter(w io.Writer) (*Writer, error) {
 // Write appends one IP packet captured at t.
 func (w *Writer) Write(t time.Time, ip []byte) error {
 	return w.w.WritePacket(captureInfo(t, len(ip)), ip)
+}
+
+// nflogPayload returns the packet of an NFLOG frame (tcpdump -i nflog:N):
+// a 4-byte header, then TLVs (little-endian length and type, padded to 4
+// bytes); type 9 (NFULA_PAYLOAD) holds the IP packet.
+func nflogPayload(b []byte) ([]byte, bool) {
+	if len(b) < 4 {
+		return nil, false
+	}
+	off := 4
+	for off+4 <= len(b) {
+		l := int(binary.LittleEndian.Uint16(b[off : off+2]))
+		t := binary.LittleEndian.Uint16(b[off+2:off+4]) & 0x7fff
+		if l < 4 || off+l > len(b) {
+			return nil, false
+		}
+		if t == 9 {
+			return b[off+4 : off+l], true
+		}
+		off += (l + 3) &^ 3
+	}
+	return nil, false
 }
