@@ -85,12 +85,17 @@ func (e *Engine) Process(p *pkt.Packet, now time.Time, trace Tracer) Result {
 		res.Hook = hs.Hook
 		for _, ta := range hookTables[hs.Hook] {
 			if ta.name == "" {
-				if !tracked && e.CT != nil {
-					e.CT.Track(c)
+				if !tracked {
 					tracked = true
-				} else if e.CT == nil && !tracked {
-					c.CTState = pkt.CTUntracked
-					tracked = true
+					if e.CT != nil {
+						e.CT.Track(c)
+					} else {
+						c.CTState = pkt.CTUntracked
+					}
+					if c.DropNow {
+						res.Verdict, res.Reason = pkt.Drop, Reason{Why: "conntrack table full"}
+						return res
+					}
 				}
 				continue
 			}
@@ -130,6 +135,9 @@ func (e *Engine) Process(p *pkt.Packet, now time.Time, trace Tracer) Result {
 	}
 	if e.CT != nil {
 		e.CT.Confirm(c)
+		if c.DropNow {
+			res.Verdict, res.Reason = pkt.Drop, Reason{Why: "conntrack clash at confirmation"}
+		}
 	}
 	return res
 }

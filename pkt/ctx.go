@@ -74,6 +74,13 @@ type Ctx struct {
 	HasMAC bool
 	Mark   uint32 // skb->mark
 
+	// NoTrack is set by NOTRACK / CT --notrack in the raw table: the
+	// packet skips connection tracking (state UNTRACKED).
+	NoTrack bool
+	// DropNow is set when something below the rules (conntrack with a full
+	// table) drops the packet.
+	DropNow bool
+
 	CTState uint8 // one of the CT* bits
 	CTDir   uint8 // 0 original, 1 reply
 	Conn    *Conn // nil when untracked or invalid

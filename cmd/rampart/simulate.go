@@ -17,9 +17,8 @@ import (
 	"github.com/rampartfw/rampart/ruleset"
 )
 
-// newTracker builds the connection tracker the engine uses; it is set by
-// the conntrack wiring (nil: every packet is untracked).
-var newTracker func() engine.Tracker
+// newTracker builds the connection tracker the engine uses.
+var newTracker = func() engine.Tracker { return engine.NewConntrack(0) }
 
 type multiFlag []string
 
