@@ -3,6 +3,7 @@ package ipt
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -58,7 +59,16 @@ func restoreSeeds(tb testing.TB) []restoreSeed {
 		}
 		out = append(out, restoreSeed{string(data), strings.Contains(filepath.Base(path), "ip6")})
 	}
-	return out
+	return append(out, handRestoreSeeds...)
+}
+
+// handRestoreSeeds exercise what the corpus lacks: counters, user chains,
+// -4/-6 lines, several tables, quoting, policy changes, deletions.
+var handRestoreSeeds = []restoreSeed{
+	{"*filter\n:INPUT DROP [10:2000]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [3:4]\n:web - [0:0]\n:web2 - [0:0]\n[5:600] -A INPUT -p tcp -m tcp --dport 80 -j web\n[1:2] -A web -s 10.0.0.0/8 -g web2\n-A web2 -j RETURN\nCOMMIT\n", false},
+	{"*filter\n-4 -A INPUT -s 1.2.3.4 -j DROP\n-6 -A INPUT -s ::1 -j DROP\n-A FORWARD ! -i eth+ ! -o lo -f -j ACCEPT\n-I INPUT 1 -p 47\n-D INPUT 2\n-A INPUT -p udp -m udp ! --sport 53\nCOMMIT\n*nat\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -o eth0 -j MASQUERADE\nCOMMIT\n", false},
+	{"*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -m comment --comment \"a \\\"quoted\\\" word\" -j ACCEPT\n-A PREROUTING -s 10.0.0.1,10.0.0.2 -d 1.1.1.1/255.255.0.255\nCOMMIT\n*raw\n-A OUTPUT -p tcp --syn -m state --state NEW,ESTABLISHED\n-F OUTPUT\n-Z\nCOMMIT\n", false},
+	{"*filter\n:INPUT ACCEPT [0:0]\n:x - [0:0]\n-A INPUT -s 2001:db8::/32 -p ipv6-icmp -j x\n-A x ! -d fe80::1/64 -p tcp -m tcp --tcp-flags SYN,ACK SYN -j DROP\n-A x -j LOG\nCOMMIT\n", true},
 }
 
 // FuzzRestore loads a restore file, prints it with iptables-save, loads
@@ -86,7 +96,13 @@ func checkRestore(t *testing.T, data []byte, v6 bool) {
 	if err != nil {
 		return
 	}
+	if !savable(rs) {
+		return
+	}
 	s1 := iptext.Save(rs, so)
+	if knownQuirk(s1) {
+		return
+	}
 	rs2, _, err := Load("saved", []byte(s1), lo)
 	if err != nil {
 		t.Fatalf("saved form of %q does not load: %v\n%s", data, err, s1)
@@ -101,6 +117,55 @@ func checkRestore(t *testing.T, data []byte, v6 bool) {
 			iptext.List(tab, fam, "", 0, o)
 		}
 	}
+}
+
+// savable reports whether iptables-save output of rs can read back: iptables
+// prints chain and interface names raw, so a quote or a blank in one (which
+// quoting in a restore file can produce) breaks its own round trip too.
+func savable(rs *ruleset.Ruleset) bool {
+	bad := func(s string) bool { return strings.ContainsAny(s, "\" \t\r\n") }
+	for _, t := range rs.Tables() {
+		for _, c := range t.Chains {
+			if bad(c.Name) {
+				return false
+			}
+			for _, r := range c.Rules {
+				if bad(r.InIface) || bad(r.OutIface) {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// iptablesQuirks match printed rules that the real iptables 1.8.9 prints
+// in a form it refuses or reads differently itself (checked with the real
+// tool); rampart prints the same, so the round trip cannot hold for them.
+var iptablesQuirks = []*regexp.Regexp{
+	// "--to :0-0/1": a one-port range with a shift prints as ":0/1", and
+	// "Garbage after port value: `/1'" is the answer to that.
+	regexp.MustCompile(`--to-(destination|source) \S*:\d+/\d+(\s|$)`),
+	// "--hashlimit 1b/s" prints as "0b/s", which is a bad value.
+	regexp.MustCompile(`--hashlimit-(upto|above) 0[a-z]*b/s`),
+	// "--physdev-in ''" is accepted and prints as "--physdev-in " with
+	// no value.
+	regexp.MustCompile(`--physdev-(in|out) ( |$)`),
+	// physdev names print raw, like -i/-o: a quote or a tab breaks them.
+	regexp.MustCompile(`--physdev-(in|out) [^ ]*["\t\r]`),
+	// A 128-byte --string with a non-printable byte prints as a 128-byte
+	// --hex-string, which is "STRING too long".
+	regexp.MustCompile(`--hex-string "\|[0-9a-f]{256}\|"`),
+}
+
+// knownQuirk reports whether a printed text shows one of iptablesQuirks.
+func knownQuirk(printed string) bool {
+	for _, re := range iptablesQuirks {
+		if re.MatchString(printed) {
+			return true
+		}
+	}
+	return false
 }
 
 // TestRestoreRegressions replays inputs that once broke the FuzzRestore
