@@ -33,6 +33,7 @@ func (ct *Conntrack) Track(c *pkt.Ctx) {
 		c.DropNow = true
 	}
 	ct.cur.Apply(c)
+	c.Conns = ct.T
 }
 
 // Confirm implements Tracker.

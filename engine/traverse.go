@@ -66,8 +66,14 @@ func Table(t *ruleset.Table, chain string, c *pkt.Ctx, trace Tracer) (pkt.Verdic
 		num := i + 1
 		i++
 		ok, why := matchRule(r, c, trace != nil)
+		if c.DropNow {
+			why = "dropped by a match (hotdrop)"
+		}
 		if trace != nil {
 			trace(Step{Table: t.Name, Chain: cur.Name, Rule: num, Matched: ok, Why: why})
+		}
+		if c.DropNow {
+			return pkt.Drop, Reason{t.Name, cur.Name, num, false, why}
 		}
 		if !ok {
 			continue

@@ -19,6 +19,16 @@ import (
 // file (../shared/README.md): file, rule, and the result the kernel gives.
 var conformanceExceptions = map[string]string{
 	"libxt_recent.t|-m recent --rcheck --hitcount 999 --name foo --mask 255.255.255.255 --rsource": "OK",
+	// The real tool refuses a set missing from the kernel ("Set foo
+	// doesn't exist."); rampart knows no kernel sets and accepts any name
+	// (xt/set.go). NOMATCH: accepted, output not compared.
+	"libxt_set.t|-m set --match-set foo src,dst": "NOMATCH",
+	// As for the set match: the SET target accepts any set name (xt/SET_target.go).
+	"libxt_SET.t|-j SET --add-set foo src,dst": "NOMATCH",
+	// The .t expects the legacy 63-character NFLOG prefix; iptables-nft
+	// puts the prefix in the nf_tables log expression and keeps up to 127
+	// characters (checked against the real tool). NOMATCH: accepted.
+	"libxt_NFLOG.t|-j NFLOG --nflog-prefix xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx": "NOMATCH",
 }
 
 // tCase is one test line of a .t file, for one chain.
@@ -68,6 +78,12 @@ func readT(t *testing.T, path string) []tCase {
 					res = strings.TrimSpace(items[4])
 				} else {
 					res = map[string]string{"OK": "FAIL", "FAIL": "OK", "NOMATCH": "OK"}[res]
+					if res == "OK" && strings.TrimSpace(save) == "" {
+						// A FAIL line turned OK has no save form: the
+						// rule is printed as given (upstream only greps
+						// for "-A CHAIN").
+						save = "="
+					}
 				}
 			}
 		}
@@ -187,6 +203,10 @@ func TestConformance(t *testing.T) {
 		}
 		for _, c := range cases {
 			if want, ok := conformanceExceptions[c.file+"|"+c.rule]; ok {
+				if want == "OK" && strings.TrimSpace(c.save) == "" {
+					// A FAIL line has no save form: the kernel prints the rule as given.
+					c.save = c.rule
+				}
 				c.result = want
 			}
 			ok, why := runCase(c, fam)

@@ -72,7 +72,7 @@ func (st *State) Save() error {
 	b.WriteString(stateHeader)
 	for _, f := range []ruleset.Family{ruleset.IPv4, ruleset.IPv6} {
 		fmt.Fprintf(&b, "# family %s\n", f)
-		b.WriteString(iptext.Save(st.Sets[f], iptext.SaveOptions{Counters: true}))
+		b.WriteString(iptext.Save(st.Sets[f], iptext.SaveOptions{Counters: true, Lossless: true}))
 	}
 	return WriteFileAtomic(st.path, []byte(b.String()), 0o600)
 }

@@ -164,6 +164,7 @@ type loaded struct {
 	seen   map[string]bool
 	done   bool // a later instance of the same match was loaded
 	target bool
+	seq    int // load order (-m and -j in command-line order)
 }
 
 type parser struct {
@@ -176,6 +177,7 @@ type parser struct {
 	opts           int
 	invert         bool
 	exts           []*loaded // matches in order, then the target
+	nloaded        int       // extensions loaded so far (loaded.seq)
 	target         *loaded
 	proto          string // -p argument as given (lower-cased)
 	protoUsed      bool
@@ -332,16 +334,23 @@ func hintFor(f ruleset.Family, name, proto string) string {
 	return "--" + name + " belongs to -m " + strings.Join(owners, ", -m ")
 }
 
-// findExtOpt finds the extension that defines option name (first loaded
-// extension type wins, as in iptables' merged getopt table) and returns its
-// latest instance.
+// findExtOpt finds the extension that defines option name and returns its
+// latest instance. The most recently loaded extension wins (-m mark
+// -m connmark --mark 1 gives connmark the mark): iptables puts the options
+// of each newly loaded extension before the older ones in its merged getopt
+// table.
 func (p *parser) findExtOpt(name string, exact bool) (*loaded, xt.Option) {
+	var best *loaded
+	var bestOpt xt.Option
 	for _, l := range p.exts {
-		if o, ok := l.def.FindOption(name); ok {
-			return p.latest(l.def), o
+		if o, ok := l.def.FindOption(name); ok && (best == nil || l.seq > best.seq) {
+			best, bestOpt = l, o
 		}
 	}
-	return nil, xt.Option{}
+	if best == nil {
+		return nil, xt.Option{}
+	}
+	return p.latest(best.def), bestOpt
 }
 
 func (p *parser) latest(d *xt.Def) *loaded {
@@ -675,7 +684,8 @@ func (p *parser) opt(idx int, c byte, arg string, hasArg bool) error {
 		p.rule.Goto = c == 'g'
 		if c == 'j' || true {
 			if d := xt.LookupTarget(arg, p.o.Family); d != nil && c == 'j' && !ruleset.IsVerdict(arg) {
-				l := &loaded{def: d, p: d.New(), seen: map[string]bool{}, target: true}
+				p.nloaded++
+				l := &loaded{def: d, p: d.New(), seen: map[string]bool{}, target: true, seq: p.nloaded}
 				p.exts = append(p.exts, l)
 				p.target = l
 			}
@@ -799,7 +809,8 @@ func (p *parser) addMatch(d *xt.Def) {
 			l.done = true
 		}
 	}
-	l := &loaded{def: d, p: d.New(), seen: map[string]bool{}}
+	p.nloaded++
+	l := &loaded{def: d, p: d.New(), seen: map[string]bool{}, seq: p.nloaded}
 	// Keep the target (if loaded) last.
 	if p.target != nil {
 		n := len(p.exts)
@@ -1010,7 +1021,7 @@ func checkTargetName(idx int, name string) error {
 
 func isExtHdr(p uint8) bool {
 	switch p {
-	case 0, 43, 44, 50, 51, 60, 135:
+	case 43, 44, 51, 60: // ip6tables 1.8.9: routing, fragment, ah, dstopts
 		return true
 	}
 	return false

@@ -105,7 +105,7 @@ func TestParseErrors(t *testing.T) {
 		{"-A INPUT ! ! -p tcp", "multiple consecutive ! not allowed", 3, 2},
 		{"-A INPUT -p tcp !", "nothing appropriate following !", -1, 2},
 		{"-A OUTPUT -i eth0", "Can't use -i with OUTPUT\n", -1, 2},
-		{"-L INPUT -S", "Cannot use -S with -L\n", 2, 2},
+		{"-L INPUT -S", "Cannot use -S with -L", 2, 2},
 		{"-t nat -A POSTROUTING -j DROP", "\nThe \"nat\" table is not intended for filtering, the use of DROP is therefore inhibited.\n\n", -1, 2},
 	}
 	for _, tt := range tests {

@@ -121,18 +121,24 @@ func listRule(b *strings.Builder, r *ruleset.Rule, num int, f ruleset.Family, o 
 		printNum(b, r.Counters.Packets, o, false)
 		printNum(b, r.Counters.Bytes, o, false)
 	}
-	fmt.Fprintf(b, "%-9s ", r.TargetName())
+	tname := r.TargetName()
+	if ln, ok := r.Target.(interface{ ListName() string }); ok {
+		// An alias target (NOTRACK) lists under its real name (CT).
+		tname = ln.ListName()
+	}
+	fmt.Fprintf(b, "%-9s ", tname)
 	if r.Inv&ruleset.InvProto != 0 {
 		b.WriteByte('!')
 	} else {
 		b.WriteByte(' ')
 	}
+	// iptables: printf("%-4s ", pname): long names still get their space.
 	if o.Numeric {
-		fmt.Fprintf(b, "%-5d", r.Proto)
+		fmt.Fprintf(b, "%-4d ", r.Proto)
 	} else if n := protoNameLookup(r.Proto); n != "" {
-		fmt.Fprintf(b, "%-5s", n)
+		fmt.Fprintf(b, "%-4s ", n)
 	} else {
-		fmt.Fprintf(b, "%-5d", r.Proto)
+		fmt.Fprintf(b, "%-4d ", r.Proto)
 	}
 	// Fragment column.
 	if r.Inv&ruleset.InvFrag != 0 {

@@ -78,12 +78,16 @@ type Ctx struct {
 	// packet skips connection tracking (state UNTRACKED).
 	NoTrack bool
 	// DropNow is set when something below the rules (conntrack with a full
-	// table) drops the packet.
+	// table) drops the packet, or a match drops it at once (the kernel's
+	// hotdrop: connlimit).
 	DropNow bool
 
 	CTState uint8 // one of the CT* bits
 	CTDir   uint8 // 0 original, 1 reply
 	Conn    *Conn // nil when untracked or invalid
+	// Conns is the conntrack table, for matches that look other entries
+	// up (connlimit); nil without connection tracking.
+	Conns ConnTable
 
 	// Now is the packet's time (from the capture, never the wall clock).
 	Now time.Time
@@ -109,6 +113,17 @@ type Facts interface {
 	Owner() (uid, gid uint32, ok bool)
 	// InSet reports whether the key is in the named ipset.
 	InSet(name string, key netip.Addr) (in, ok bool)
+}
+
+// ConnTable is what matches may ask the conntrack table (package
+// conntrack implements it).
+type ConnTable interface {
+	// Lookup is nf_conntrack_find_get: the confirmed, unexpired entry with
+	// tuple t in either direction at now; closed reports a TCP entry in
+	// TIME_WAIT or CLOSE.
+	Lookup(t *Tuple, now time.Time) (conn *Conn, closed, ok bool)
+	// PacketTuple is nf_ct_get_tuplepr: the tuple of the packet's headers.
+	PacketTuple(p *Packet) (Tuple, bool)
 }
 
 // Matcher is implemented by extension matches that can evaluate a packet.

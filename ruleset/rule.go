@@ -13,6 +13,10 @@ type Fmt struct {
 	Family  Family
 	Numeric bool  // -n: no name lookups
 	Proto   uint8 // the rule's -p protocol, 0 for any
+	// Lossless asks Save for a form that parses back to the same match
+	// even where iptables-save drops information (an inverted default
+	// range, an ICMP code range): rampart's state file uses it.
+	Lossless bool
 }
 
 // Extension is what matches and targets have in common: a name and two

@@ -39,6 +39,9 @@ type Context struct {
 	// more than one (tcp's --tcp-flags MASK COMP). ok is false when there is
 	// none or it starts with '-' or '!'. Nil outside Parse.
 	Next func() (arg string, ok bool)
+	// Warn reports a warning iptables prints on stderr while parsing (nil
+	// outside a command-line parse).
+	Warn func(msg string)
 }
 
 // Parser is the parse-time state of one extension instance. Parse is called

@@ -1,0 +1,102 @@
+package xt
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/rampartfw/rampart/ruleset"
+)
+
+// TTL/HL target modes (IPT_TTL_* / IP6T_HL_*).
+const (
+	TTLSet uint8 = iota
+	TTLInc
+	TTLDec
+)
+
+// TTLTarget is the TTL target (IPv4) and, with HL set, the HL target
+// (IPv6): set, increment or decrement the TTL / hop limit (-t mangle).
+type TTLTarget struct {
+	HL    bool
+	Mode  uint8
+	Value uint8
+	seen  map[string]bool
+}
+
+func init() {
+	Register(&Def{Name: "TTL", Family: ruleset.IPv4, Target: true,
+		Options: []Option{{Name: "ttl-set", Arg: ReqArg}, {Name: "ttl-dec", Arg: ReqArg}, {Name: "ttl-inc", Arg: ReqArg}},
+		New:     func() Parser { return &TTLTarget{seen: map[string]bool{}} }})
+}
+
+func (t *TTLTarget) ext() string {
+	if t.HL {
+		return "HL"
+	}
+	return "TTL"
+}
+
+func (t *TTLTarget) opt(s string) string {
+	if t.HL {
+		return "hl-" + s
+	}
+	return "ttl-" + s
+}
+
+// Name implements ruleset.Extension.
+func (t *TTLTarget) Name() string { return t.ext() }
+
+// Parse implements Parser.
+func (t *TTLTarget) Parse(_ *Context, opt, arg string, _ bool) error {
+	t.seen[opt] = true
+	min := uint64(1)
+	switch opt {
+	case t.opt("set"):
+		t.Mode, min = TTLSet, 0
+	case t.opt("inc"):
+		t.Mode = TTLInc
+	case t.opt("dec"):
+		t.Mode = TTLDec
+	}
+	v, err := tgUint(t.ext(), opt, arg, min, 255)
+	if err != nil {
+		return err
+	}
+	t.Value = uint8(v)
+	return nil
+}
+
+// Final implements Parser.
+func (t *TTLTarget) Final(ctx *Context) (ruleset.Extension, error) {
+	order := []string{t.opt("set"), t.opt("dec"), t.opt("inc")}
+	excl := map[string][]string{}
+	for _, n := range order {
+		for _, o := range order {
+			if o != n {
+				excl[n] = append(excl[n], o)
+			}
+		}
+	}
+	if err := tgExcl(t.ext(), order, t.seen, excl); err != nil {
+		return nil, err
+	}
+	if len(t.seen) == 0 {
+		return nil, Errorf("%s: You must specify an action", t.ext())
+	}
+	if err := tgKernelPlace(ctx, "mangle"); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Save implements ruleset.Extension.
+func (t *TTLTarget) Save(b *strings.Builder, _ ruleset.Fmt) {
+	op := [...]string{"set", "inc", "dec"}[t.Mode%3]
+	b.WriteString(" --" + t.opt(op) + " " + strconv.Itoa(int(t.Value)))
+}
+
+// Print implements ruleset.Extension.
+func (t *TTLTarget) Print(b *strings.Builder, _ ruleset.Fmt) {
+	op := [...]string{"set to", "increment by", "decrement by"}[t.Mode%3]
+	b.WriteString(" " + t.ext() + " " + op + " " + strconv.Itoa(int(t.Value)))
+}

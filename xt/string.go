@@ -1,0 +1,234 @@
+package xt
+
+import (
+	"strings"
+
+	"github.com/rampartfw/rampart/ruleset"
+)
+
+// StringMaxPattern is XT_STRING_MAX_PATTERN_SIZE.
+const StringMaxPattern = 128
+
+// String is the string match: a byte pattern searched in the packet
+// between two offsets with a kernel textsearch algorithm.
+type String struct {
+	Pattern    []byte
+	Algo       string
+	From, To   uint16
+	Inv, ICase bool
+
+	hasString, hasHex, hasAlgo bool
+}
+
+func init() {
+	Register(&Def{Name: "string", New: func() Parser { return &String{To: 0xFFFF} },
+		Options: []Option{
+			{Name: "from", Arg: ReqArg}, {Name: "to", Arg: ReqArg},
+			{Name: "algo", Arg: ReqArg},
+			{Name: "string", Arg: ReqArg, Invert: true},
+			{Name: "hex-string", Arg: ReqArg, Invert: true},
+			{Name: "icase"},
+		}})
+}
+
+// Name implements ruleset.Extension.
+func (m *String) Name() string { return "string" }
+
+// parseHexString is parse_hex_string: text with |hex blocks| and \ escapes.
+func parseHexString(s string) ([]byte, error) {
+	if s == "" {
+		return nil, Errorf("STRING must contain at least one char")
+	}
+	var out []byte
+	hex, literal := false, false
+	slen := len(s)
+	at := func(i int) byte {
+		if i < slen {
+			return s[i]
+		}
+		return 0
+	}
+	for i := 0; i < slen; {
+		if len(out) >= StringMaxPattern {
+			return nil, Errorf("STRING too long \"%s\"", s)
+		}
+		if s[i] == '\\' && !hex {
+			literal = true
+		} else if s[i] == '\\' {
+			return nil, Errorf("Cannot include literals in hex data")
+		} else if s[i] == '|' {
+			if hex {
+				hex = false
+			} else {
+				hex = true
+				for at(i+1) == ' ' {
+					i++
+				}
+			}
+			if i+1 >= slen {
+				break
+			}
+			i++
+		}
+		switch {
+		case literal:
+			if i+1 >= slen {
+				return nil, Errorf("Bad literal placement at end of string")
+			}
+			out = append(out, s[i+1])
+			i += 2
+			literal = false
+		case hex:
+			if i+1 >= slen {
+				return nil, Errorf("Odd number of hex digits")
+			}
+			if i+2 >= slen {
+				return nil, Errorf("Invalid hex block")
+			}
+			if !isHex(s[i]) {
+				return nil, Errorf("Invalid hex char '%c'", s[i])
+			}
+			if !isHex(s[i+1]) {
+				return nil, Errorf("Invalid hex char '%c'", s[i+1])
+			}
+			v, _ := ParseUintBase(s[i:i+2], 16, 0, 255)
+			out = append(out, byte(v))
+			if at(i+2) == ' ' {
+				i += 3
+			} else {
+				i += 2
+			}
+		default:
+			out = append(out, s[i])
+			i++
+		}
+	}
+	return out, nil
+}
+
+// Parse implements Parser.
+func (m *String) Parse(_ *Context, opt, arg string, inv bool) error {
+	switch opt {
+	case "from", "to":
+		v, ok := ParseUint(arg, 0, 0xFFFF)
+		if !ok {
+			return Errorf("string: bad value for option \"--%s\", or out of range (0-65535).\n", opt)
+		}
+		if opt == "from" {
+			m.From = uint16(v)
+		} else {
+			m.To = uint16(v)
+		}
+	case "algo":
+		if len(arg) > 15 {
+			arg = arg[:15]
+		}
+		m.Algo, m.hasAlgo = arg, true
+	case "string":
+		if len(arg) > StringMaxPattern {
+			return Errorf("STRING too long \"%s\"", arg)
+		}
+		m.Pattern, m.hasString, m.Inv = []byte(arg), true, inv
+	case "hex-string":
+		p, err := parseHexString(arg)
+		if err != nil {
+			return err
+		}
+		m.Pattern, m.hasHex, m.Inv = p, true, inv
+	case "icase":
+		m.ICase = true
+	}
+	return nil
+}
+
+// Final implements Parser.
+func (m *String) Final(*Context) (ruleset.Extension, error) {
+	if !m.hasString && !m.hasHex {
+		return nil, Errorf("STRING match: You must specify `--string' or `--hex-string'")
+	}
+	if !m.hasAlgo {
+		return nil, Errorf("string: option \"--algo\" must be specified\n")
+	}
+	if m.hasString && m.hasHex {
+		return nil, Errorf("string: option \"--string\" cannot be used together with \"--hex-string\".\n")
+	}
+	// xt_string and textsearch_prepare: offsets in order, a non-empty
+	// pattern, a known algorithm (fsm needs a token array, not text).
+	if m.From > m.To || len(m.Pattern) == 0 {
+		return nil, KernelInval()
+	}
+	switch m.Algo {
+	case "bm", "kmp":
+	case "fsm":
+		return nil, KernelInval()
+	default:
+		return nil, Kernel("No such file or directory")
+	}
+	return m, nil
+}
+
+// stringIsHex is is_hex_string: non-printable bytes or a trailing backslash.
+func stringIsHex(p []byte) bool {
+	for _, c := range p {
+		if c < 0x20 || c > 0x7e {
+			return true
+		}
+	}
+	return len(p) > 0 && p[len(p)-1] == '\\'
+}
+
+func (m *String) pattern() string {
+	const digits = "0123456789abcdef"
+	var b strings.Builder
+	if stringIsHex(m.Pattern) {
+		b.WriteString(" \"|")
+		for _, c := range m.Pattern {
+			b.WriteByte(digits[c>>4])
+			b.WriteByte(digits[c&15])
+		}
+		b.WriteString("|\"")
+		return b.String()
+	}
+	b.WriteString(" \"")
+	for _, c := range m.Pattern {
+		if c == '"' || c == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(c)
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// Save implements ruleset.Extension.
+func (m *String) Save(b *strings.Builder, _ ruleset.Fmt) {
+	if stringIsHex(m.Pattern) {
+		b.WriteString(Bang(m.Inv) + " --hex-string")
+	} else {
+		b.WriteString(Bang(m.Inv) + " --string")
+	}
+	b.WriteString(m.pattern() + " --algo " + m.Algo)
+	if m.From != 0 {
+		b.WriteString(" --from " + Utoa(uint64(m.From)))
+	}
+	if m.To != 0xFFFF {
+		b.WriteString(" --to " + Utoa(uint64(m.To)))
+	}
+	if m.ICase {
+		b.WriteString(" --icase")
+	}
+}
+
+// Print implements ruleset.Extension.
+func (m *String) Print(b *strings.Builder, _ ruleset.Fmt) {
+	b.WriteString(" STRING match " + BangL(m.Inv) + m.pattern() + " ALGO name " + m.Algo)
+	if m.From != 0 {
+		b.WriteString(" FROM " + Utoa(uint64(m.From)))
+	}
+	if m.To != 0xFFFF {
+		b.WriteString(" TO " + Utoa(uint64(m.To)))
+	}
+	if m.ICase {
+		b.WriteString(" ICASE")
+	}
+}
