@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rampartfw/rampart/iptext"
 	"github.com/rampartfw/rampart/internal/testenv"
+	"github.com/rampartfw/rampart/iptext"
 	"github.com/rampartfw/rampart/ruleset"
 	"github.com/rampartfw/rampart/xt"
 )

@@ -104,23 +104,26 @@ var optChars = []byte{'n', 's', 'd', 'p', 'j', 'v', 'x', 'i', 'o', '0', 'c', 'f'
 
 // commandsVsOptions is iptables' table of which options each command takes:
 // 'x' illegal, '+' mandatory, ' ' allowed.
-var commandsVsOptions = map[Op]string{
+var commandsVsOptions = []struct {
+	op  Op
+	row string
+}{
 	//            nsdpjvxio0cf
-	OpInsert:      "x     x  x  ",
-	OpDelete:      "x     x  xx ",
-	OpDeleteNum:   "xxxxx xxxxxx",
-	OpReplace:     "x     x  x  ",
-	OpAppend:      "x     x  x  ",
-	OpList:        " xxxx  xx xx",
-	OpFlush:       "xxxxx xxxxxx",
-	OpZero:        "xxxxx xxxxxx",
-	OpZeroNum:     "xxxxx xxxxxx",
-	OpNewChain:    "xxxxx xxxxxx",
-	OpDeleteChain: "xxxxx xxxxxx",
-	OpPolicy:      "xxxxx xxxx x",
-	OpRename:      "xxxxx xxxxxx",
-	OpListRules:   "xxxxx xxxxxx",
-	OpCheck:       "x     x  xx ",
+	{OpInsert, "x     x  x  "},
+	{OpDelete, "x     x  xx "},
+	{OpDeleteNum, "xxxxx xxxxxx"},
+	{OpReplace, "x     x  x  "},
+	{OpAppend, "x     x  x  "},
+	{OpList, " xxxx  xx xx"},
+	{OpFlush, "xxxxx xxxxxx"},
+	{OpZero, "xxxxx xxxxxx"},
+	{OpZeroNum, "xxxxx xxxxxx"},
+	{OpNewChain, "xxxxx xxxxxx"},
+	{OpDeleteChain, "xxxxx xxxxxx"},
+	{OpPolicy, "xxxxx xxxx x"},
+	{OpRename, "xxxxx xxxxxx"},
+	{OpListRules, "xxxxx xxxxxx"},
+	{OpCheck, "x     x  xx "},
 }
 
 var cmdChars = map[Op]byte{
@@ -161,8 +164,8 @@ var shortArg = map[byte]int{
 type loaded struct {
 	def    *xt.Def
 	p      xt.Parser
-	seen   map[string]bool
-	done   bool // a later instance of the same match was loaded
+	seen   uint64 // bit i: option i of def was given
+	done   bool   // a later instance of the same match was loaded
 	target bool
 	seq    int // load order (-m and -j in command-line order)
 }
@@ -380,13 +383,14 @@ func (p *parser) extOpt(idx int, l *loaded, o xt.Option, val string, hasVal bool
 	} else if hasVal {
 		return perr(idx, "option '--%s' doesn't allow an argument", o.Name)
 	}
-	if !o.Multi && l.seen[o.Name] && !ownChecks(l.def) {
+	bit := uint64(1) << (optIndex(l.def, o.Name) & 63)
+	if !o.Multi && l.seen&bit != 0 && !ownChecks(l.def) {
 		return perr(idx, "%s: option \"--%s\" can only be used once.\n", l.def.Name, o.Name)
 	}
 	if p.invert && !o.Invert && !ownChecks(l.def) {
 		return perr(idx, "%s: option \"--%s\" cannot be inverted.\n", l.def.Name, o.Name)
 	}
-	l.seen[o.Name] = true
+	l.seen |= bit
 	if err := l.p.Parse(p.ctx, o.Name, arg, p.invert); err != nil {
 		return p.extErr(argIdx, err)
 	}
@@ -394,6 +398,16 @@ func (p *parser) extOpt(idx int, l *loaded, o xt.Option, val string, hasVal bool
 }
 
 func ownChecks(d *xt.Def) bool { return d.Legacy }
+
+// optIndex is the position of option name in d's table.
+func optIndex(d *xt.Def, name string) int {
+	for i, o := range d.Options {
+		if o.Name == name {
+			return i
+		}
+	}
+	return 0
+}
 
 func (p *parser) extErr(idx int, err error) error {
 	if xe, ok := err.(*xt.Error); ok {
@@ -685,7 +699,7 @@ func (p *parser) opt(idx int, c byte, arg string, hasArg bool) error {
 		if c == 'j' || true {
 			if d := xt.LookupTarget(arg, p.o.Family); d != nil && c == 'j' && !ruleset.IsVerdict(arg) {
 				p.nloaded++
-				l := &loaded{def: d, p: d.New(), seen: map[string]bool{}, target: true, seq: p.nloaded}
+				l := &loaded{def: d, p: d.New(), target: true, seq: p.nloaded}
 				p.exts = append(p.exts, l)
 				p.target = l
 			}
@@ -810,7 +824,7 @@ func (p *parser) addMatch(d *xt.Def) {
 		}
 	}
 	p.nloaded++
-	l := &loaded{def: d, p: d.New(), seen: map[string]bool{}, seq: p.nloaded}
+	l := &loaded{def: d, p: d.New(), seq: p.nloaded}
 	// Keep the target (if loaded) last.
 	if p.target != nil {
 		n := len(p.exts)
@@ -962,11 +976,11 @@ func (p *parser) genericOptCheck() error {
 			continue
 		}
 		legal := 0
-		for op, row := range commandsVsOptions {
-			if p.cmd.Op&op == 0 {
+		for _, cv := range commandsVsOptions {
+			if p.cmd.Op&cv.op == 0 {
 				continue
 			}
-			if row[i] != 'x' {
+			if cv.row[i] != 'x' {
 				legal = 1
 			} else if legal == 0 {
 				legal = -1

@@ -61,7 +61,7 @@ func (m *Comment) Print(b *strings.Builder, _ ruleset.Fmt) {
 
 // SaveString writes " VALUE" as xtables_save_string does: bare when it is
 // made of letters, digits, '_' and '-' only, else in double quotes with
-// '"', '\\' and '\'' escaped by a backslash.
+// '"', '\\' and '\” escaped by a backslash.
 func SaveString(b *strings.Builder, s string) {
 	plain := s != ""
 	for i := 0; i < len(s) && plain; i++ {

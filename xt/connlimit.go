@@ -285,7 +285,10 @@ func (s *clState) count(c *pkt.Ctx, k clKey, now uint32) int {
 		// count_tree defers an emptied node to insert_tree, which finds
 		// it again and adds without cleaning on -EEXIST: a confirmed
 		// connection then counts 0 and is dropped.
-		l.add(c, k.zone, now); return len(l.conns)+1
+		if err := l.add(c, k.zone, now); err != clOK && err != clExist {
+			return 0
+		}
+		return len(l.conns)
 	}
 	switch l.add(c, k.zone, now) {
 	case clOK:
