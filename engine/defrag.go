@@ -34,10 +34,25 @@ type frag struct {
 
 type fragQueue struct {
 	first    time.Time
-	frags    []frag
+	frags    []frag // sorted by offset, never overlapping
 	header   []byte // IP header (and for IPv6 the unfragmentable part) of the first fragment
-	bad      bool
 	hasFirst bool
+	lastIn   bool // the final fragment arrived
+	length   int  // datagram payload length known so far
+}
+
+// runs returns the contiguous byte ranges [start, end) the queue holds.
+func (q *fragQueue) runs() [][2]int {
+	var out [][2]int
+	for _, f := range q.frags {
+		e := f.off + len(f.data)
+		if n := len(out); n > 0 && out[n-1][1] == f.off {
+			out[n-1][1] = e
+			continue
+		}
+		out = append(out, [2]int{f.off, e})
+	}
+	return out
 }
 
 // NewDefrag returns a reassembler with the kernel's default timeouts.
@@ -64,33 +79,68 @@ func (d *Defrag) Add(p *pkt.Packet, now time.Time) []byte {
 		return nil
 	}
 	off := int(p.FragOff) * 8
+	end := off + len(payload)
+	if !p.MoreFrags {
+		// The final fragment fixes the length; data beyond it or a
+		// different end corrupts the datagram.
+		if end < q.length || q.lastIn && end != q.length {
+			delete(d.queues, k)
+			return nil
+		}
+		q.lastIn, q.length = true, end
+	} else {
+		if end&7 != 0 {
+			if p.Family == 6 {
+				// nf_ct_frag6_queue: not rounded to 8 bytes, the
+				// queue dies.
+				delete(d.queues, k)
+				return nil
+			}
+			// ip_frag_queue trims a non-final fragment to 8 bytes.
+			end &^= 7
+			payload = payload[:end-off]
+		}
+		if end > q.length {
+			if q.lastIn {
+				delete(d.queues, k)
+				return nil
+			}
+			q.length = end
+		}
+	}
+	if end == off {
+		delete(d.queues, k)
+		return nil
+	}
+	// inet_frag_queue_insert: a fragment inside an existing run is a
+	// duplicate (dropped, queue kept); any other overlap discards the
+	// datagram (RFC 5722).
+	for _, r := range q.runs() {
+		if off >= r[0] && end <= r[1] {
+			return nil
+		}
+		if off < r[1] && r[0] < end {
+			delete(d.queues, k)
+			return nil
+		}
+	}
 	if off == 0 {
 		q.header = append([]byte(nil), p.Raw[:hdrLen]...)
 		q.hasFirst = true
 	}
-	for _, f := range q.frags {
-		if off < f.off+len(f.data) && f.off < off+len(payload) {
-			q.bad = true
-		}
-	}
 	q.frags = append(q.frags, frag{off, append([]byte(nil), payload...), !p.MoreFrags})
-	if q.bad {
-		delete(d.queues, k)
+	sort.Slice(q.frags, func(i, j int) bool { return q.frags[i].off < q.frags[j].off })
+	if !q.lastIn || !q.hasFirst {
 		return nil
 	}
-	sort.Slice(q.frags, func(i, j int) bool { return q.frags[i].off < q.frags[j].off })
-	end := 0
-	done := false
+	pos := 0
 	for _, f := range q.frags {
-		if f.off != end {
+		if f.off != pos {
 			return nil
 		}
-		end += len(f.data)
-		if f.last {
-			done = true
-		}
+		pos += len(f.data)
 	}
-	if !done || !q.hasFirst {
+	if pos != q.length {
 		return nil
 	}
 	delete(d.queues, k)

@@ -113,6 +113,48 @@ type Facts interface {
 	Owner() (uid, gid uint32, ok bool)
 	// InSet reports whether the key is in the named ipset.
 	InSet(name string, key netip.Addr) (in, ok bool)
+
+	// Socket reports whether a local packet has a full socket of this
+	// network namespace, and whether that socket still has a file (whose
+	// fsuid/fsgid Owner returns) - the owner match.
+	Socket() (sock, file, ok bool)
+	// SupplGroups returns the supplementary groups of the socket file's
+	// credentials (owner --suppl-groups).
+	SupplGroups() (gids []uint32, ok bool)
+	// SetTest is the kernel's ip_set_test for the set match: the set's type
+	// takes each key dimension from the packet's source or destination.
+	SetTest(c *Ctx, q *SetQuery) (in, ok bool)
+	// Bridge returns br_netfilter's bridge info of the packet (physdev):
+	// bridged false when it has none; physIn/physOut "" when unset.
+	Bridge() (bridged bool, physIn, physOut string, ok bool)
+	// RPFilter is the rpfilter match's reverse route lookup
+	// (rpfilter_lookup_reverse/6) for the packet arriving on c.In, before
+	// invert; flags are XT_RPFILTER_* (1 loose, 2 validmark, 4 accept-local).
+	RPFilter(c *Ctx, flags uint8) (pass, ok bool)
+	// CPU returns the CPU that processes the packet (smp_processor_id).
+	CPU() (cpu uint32, ok bool)
+	// Xfrm returns the IPsec states of the packet for the policy match:
+	// out false, the sec_path of decapsulation (sp->xvec order; has false
+	// when the skb has none); out true, the dst bundle, outermost first.
+	Xfrm(out bool) (states []XfrmState, has, ok bool)
+}
+
+// SetQuery is one set match test (ip_set_adt_opt): Dirs holds per
+// dimension true for src, false for dst; ops are IPSET_COUNTER_* (0 none,
+// 1 eq, 2 ne, 3 lt, 4 gt).
+type SetQuery struct {
+	Name                                         string
+	Dirs                                         []bool
+	ReturnNomatch, SkipCounters, SkipSubcounters bool
+	PacketsOp, BytesOp                           uint8
+	Packets, Bytes                               uint64
+}
+
+// XfrmState is what the policy match compares of an IPsec state.
+type XfrmState struct {
+	Src, Dst    netip.Addr
+	Proto, Mode uint8 // Mode: 0 transport, 1 tunnel, 2 ro, 3 in_trigger, 4 beet
+	SPI, ReqID  uint32
 }
 
 // ConnTable is what matches may ask the conntrack table (package
@@ -121,7 +163,7 @@ type ConnTable interface {
 	// Lookup is nf_conntrack_find_get: the confirmed, unexpired entry with
 	// tuple t in either direction at now; closed reports a TCP entry in
 	// TIME_WAIT or CLOSE.
-	Lookup(t *Tuple, now time.Time) (conn *Conn, closed, ok bool)
+	Lookup(t Tuple, now time.Time) (conn *Conn, closed, ok bool)
 	// PacketTuple is nf_ct_get_tuplepr: the tuple of the packet's headers.
 	PacketTuple(p *Packet) (Tuple, bool)
 }

@@ -194,7 +194,7 @@ func ctOrTuple(c *pkt.Ctx) (tp pkt.Tuple, ct *pkt.Conn, ok bool) {
 	if !ok {
 		return tp, nil, false
 	}
-	ct, _, _ = c.Conns.Lookup(&tp, c.Now)
+	ct, _, _ = c.Conns.Lookup(tp, c.Now)
 	return tp, ct, true
 }
 
@@ -221,7 +221,7 @@ func (l *clList) add(c *pkt.Ctx, zone uint16, now uint32) clErr {
 				break
 			}
 			cc := &l.conns[i]
-			found, closed, ok := c.Conns.Lookup(&cc.tuple, c.Now)
+			found, closed, ok := c.Conns.Lookup(cc.tuple, c.Now)
 			if !ok {
 				l.remove(i)
 				collect++
@@ -250,7 +250,7 @@ func (l *clList) gc(c *pkt.Ctx, now uint32) {
 	}
 	collected := 0
 	for i := 0; i < len(l.conns); {
-		_, closed, ok := c.Conns.Lookup(&l.conns[i].tuple, c.Now)
+		_, closed, ok := c.Conns.Lookup(l.conns[i].tuple, c.Now)
 		if !ok || closed {
 			l.remove(i)
 			collected++

@@ -164,6 +164,15 @@ func TestConntrackMatchEval(t *testing.T) {
 		{"-m conntrack --ctorigdst 198.51.100.2", ack, true},
 		{"-m conntrack --ctreplsrc 198.51.100.2", ack, true},
 		{"-m conntrack --ctrepldst 192.0.2.1/32", ack, true},
+		{"-m conntrack --ctrepldst 192.0.2.2", ack, false},
+		{"-m conntrack ! --ctrepldst 192.0.2.2", ack, true},
+		{"-m conntrack --ctreplsrc 198.51.100.3", ack, false},
+		{"-m conntrack --ctorigdst 198.51.100.0/30", ack, true},
+		{"-m conntrack --ctorigdst 198.51.100.3/255.255.255.252", ack, true},
+		{"-m conntrack --ctorigdst 198.51.100.0/32", ack, false},
+		{"-m conntrack --ctorigsrcport 40001", ack, false},
+		{"-m conntrack --ctreplsrcport 81", ack, false},
+		{"-m conntrack ! --ctrepldstport 40000", ack, false},
 		{"-m conntrack --ctreplsrc 10.0.0.5", dnat, true},
 		{"-m conntrack --ctorigdst 10.0.0.5", dnat, false},
 		{"-m conntrack --ctorigsrc 0.0.0.0/0", ack, true},
@@ -497,6 +506,11 @@ func TestConnlimitEval(t *testing.T) {
 			{a1.syn(), 0, true, true, false},
 			{b1.syn(), 10 * ms, true, false, false}, // 2 in 192.0.2.0/24
 		}},
+		{"upto 1 per /25", "-m connlimit --connlimit-upto 1 --connlimit-mask 25", false, []step{
+			{a1.syn(), 0, true, true, false},
+			{clConn{"192.0.2.127", 1}.syn(), 10 * ms, true, false, false}, // 2 in 192.0.2.0/25
+			{clConn{"192.0.2.128", 1}.syn(), 20 * ms, true, true, false},  // 1 in 192.0.2.128/25
+		}},
 		{"per destination", "-m connlimit --connlimit-above 1 --connlimit-daddr", false, []step{
 			{a1.syn(), 0, true, false, false},
 			{b1.syn(), 10 * ms, true, true, false},
@@ -544,6 +558,30 @@ func TestConnlimitEval(t *testing.T) {
 				ct.Discard(&r)
 			}
 		}
+	}
+}
+
+func TestConnlimitEvalIPv6(t *testing.T) {
+	m := ceMatch(t, ruleset.IPv6, "-m connlimit --connlimit-above 1 --connlimit-mask 60")
+	ct := conntrack.New(0)
+	store := engine.NewStore()
+	for i, s := range []struct {
+		src  string
+		want bool
+	}{
+		{"2001:db8:0:10::1", false},
+		{"2001:db8:0:1f::2", true},  // same /60
+		{"2001:db8:0:20::1", false}, // another /60
+	} {
+		p := cePacket(t, tcp(s.src, "2001:db8::80", 40000, 22, ceSYN, 1, 0))
+		now := ceT0.Add(time.Duration(i) * 10 * time.Millisecond)
+		r := ct.Track(p, now, ruleset.PreRouting)
+		c := &pkt.Ctx{P: p, Now: now, Conns: ct, Store: store}
+		r.Apply(c)
+		if got := m.Match(c); got != s.want {
+			t.Errorf("%s: got %v, want %v", s.src, got, s.want)
+		}
+		ct.Confirm(&r, now)
 	}
 }
 
@@ -672,12 +710,28 @@ func BenchmarkConnlimitEval(b *testing.B) {
 		c.Store = store
 		cs = append(cs, c)
 	}
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		c := cs[i%len(cs)]
-		c.Now = c.Now.Add(time.Millisecond)
-		m.Match(c)
-		i++
+	b.Run("confirmed", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			c := cs[i%len(cs)]
+			c.Now = c.Now.Add(time.Millisecond)
+			m.Match(c)
+			i++
+		}
+	})
+	// Untracked packets: the tuple comes from the headers and is looked up.
+	for _, c := range cs {
+		c.Conn, c.CTState = nil, pkt.CTUntracked
 	}
+	b.Run("untracked", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			c := cs[i%len(cs)]
+			c.Now = c.Now.Add(time.Millisecond)
+			m.Match(c)
+			i++
+		}
+	})
 }

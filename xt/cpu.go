@@ -3,6 +3,7 @@ package xt
 import (
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -47,4 +48,17 @@ func (m *CPU) Save(b *strings.Builder, _ ruleset.Fmt) {
 // Print implements ruleset.Extension.
 func (m *CPU) Print(b *strings.Builder, _ ruleset.Fmt) {
 	b.WriteString(" cpu" + Bang(m.Inv) + " " + Utoa(uint64(m.CPU)))
+}
+
+// Match implements pkt.Matcher as xt_cpu's cpu_mt does: the CPU processing
+// the packet (smp_processor_id), which only c.Facts can say.
+func (m *CPU) Match(c *pkt.Ctx) bool {
+	if c.Facts == nil {
+		return c.Undecide("cpu: the processing CPU is unknown")
+	}
+	cpu, ok := c.Facts.CPU()
+	if !ok {
+		return c.Undecide("cpu: the processing CPU is unknown")
+	}
+	return (cpu == m.CPU) != m.Inv
 }

@@ -3,6 +3,7 @@ package xt
 import (
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -79,4 +80,31 @@ func (m *ECN) Print(b *strings.Builder, _ ruleset.Fmt) {
 	if m.HasECT {
 		b.WriteString(" " + BangL(m.InvECT) + "ECT=" + Utoa(uint64(m.ECT)))
 	}
+}
+
+// Match implements pkt.Matcher as xt_ecn's ecn_mt4/ecn_mt6 do: the ECN
+// field of the IP TOS / traffic class, then the TCP ECE (0x40) and CWR
+// (0x80) flags read at the transport offset nft_compat gives the match -
+// like the kernel, without looking at fragments (a non-first fragment's
+// payload is read as if it were a TCP header). A truncated TCP header does
+// not match.
+func (m *ECN) Match(c *pkt.Ctx) bool {
+	p := c.P
+	if m.HasECT && (p.TOS&3 == m.ECT) == m.InvECT {
+		return false
+	}
+	if m.ECE || m.CWR {
+		thoff, _, ok := xtkTHOff(p)
+		if !ok || thoff+20 > len(p.Raw) {
+			return false
+		}
+		fl := p.Raw[thoff+13]
+		if m.ECE && (fl&0x40 != 0) == m.InvECE {
+			return false
+		}
+		if m.CWR && (fl&0x80 != 0) == m.InvCWR {
+			return false
+		}
+	}
+	return true
 }

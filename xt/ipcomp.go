@@ -1,8 +1,10 @@
 package xt
 
 import (
+	"encoding/binary"
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -73,4 +75,22 @@ func (m *IPComp) Print(b *strings.Builder, _ ruleset.Fmt) {
 	if m.Reserved {
 		b.WriteString(" reserved")
 	}
+}
+
+// Match implements pkt.Matcher as xt_ipcomp's comp_mt does: not on a
+// non-first fragment; the 16-bit CPI of the IPComp header in the range; a
+// truncated header drops the packet (hotdrop). --compres is not compared:
+// the kernel ignores it.
+func (m *IPComp) Match(c *pkt.Ctx) bool {
+	p := c.P
+	thoff, fragoff, ok := xtkTHOff(p)
+	if !ok || fragoff != 0 {
+		return false
+	}
+	if thoff+4 > len(p.Raw) {
+		c.DropNow = true
+		return false
+	}
+	cpi := uint32(binary.BigEndian.Uint16(p.Raw[thoff+2:]))
+	return (cpi >= m.SPILo && cpi <= m.SPIHi) != m.Inv
 }

@@ -75,6 +75,10 @@ func (p *ipRangeParser) Parse(ctx *Context, opt, arg string, inv bool) error {
 	if err != nil {
 		return err
 	}
+	if strings.Contains(arg, "-") && hi.Less(lo) && ctx.Warn != nil {
+		from, to, _ := strings.Cut(arg, "-")
+		ctx.Warn("xt_iprange: range " + from + "-" + to + " is reversed and will never match")
+	}
 	if opt == "src-range" {
 		p.m.Src, p.m.SrcMin, p.m.SrcMax = true, lo, hi
 		if inv {

@@ -3,6 +3,7 @@ package xt
 import (
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -137,4 +138,81 @@ func (m *IPv6Header) Print(b *strings.Builder, f ruleset.Fmt) {
 	if m.Soft {
 		b.WriteString(" soft")
 	}
+}
+
+// Match implements pkt.Matcher as ip6t_ipv6header's ipv6header_mt6 does:
+// it walks the extension headers itself (through non-first fragments too,
+// up to ESP or no-next-header), collects their mask bits plus "protocol"
+// when an upper-layer header follows, and compares them with the rule's
+// bits exactly, or with --soft only the bits the rule names.
+func (m *IPv6Header) Match(c *pkt.Ctx) bool {
+	raw := c.P.Raw
+	if c.P.Family != ruleset.IPv6 || len(raw) < 40 {
+		return false
+	}
+	next := raw[6]
+	ptr := 40
+	avail := len(raw) - ptr
+	var temp uint8
+	for ipv6HeaderExt(next) {
+		if next == pkt.ProtoNone {
+			temp |= 0x02
+			break
+		}
+		if avail < 2 {
+			return false
+		}
+		if next == pkt.ProtoESP {
+			temp |= 0x04
+			break
+		}
+		var hdrlen int
+		switch next {
+		case pkt.ProtoFragment:
+			hdrlen = 8
+		case pkt.ProtoAH:
+			hdrlen = (int(raw[ptr+1]) + 2) << 2
+		default:
+			hdrlen = (int(raw[ptr+1]) + 1) << 3
+		}
+		switch next {
+		case pkt.ProtoHopOpts:
+			temp |= 0x80
+		case pkt.ProtoRouting:
+			temp |= 0x20
+		case pkt.ProtoFragment:
+			temp |= 0x10
+		case pkt.ProtoAH:
+			temp |= 0x08
+		case pkt.ProtoDstOpts:
+			temp |= 0x40
+		}
+		next = raw[ptr]
+		avail -= hdrlen
+		ptr += hdrlen
+		if ptr > len(raw) {
+			break
+		}
+	}
+	if next != pkt.ProtoNone && next != pkt.ProtoESP {
+		temp |= 0x01
+	}
+	if m.Soft {
+		var inv uint8
+		if m.Inv {
+			inv = 0xFF
+		}
+		return (temp^m.Mask^inv)&m.Mask == 0
+	}
+	return (temp == m.Mask) != m.Inv
+}
+
+// ipv6HeaderExt is ip6t_ext_hdr: the extension headers (with ESP and
+// no-next-header) the ipv6header match walks.
+func ipv6HeaderExt(h uint8) bool {
+	switch h {
+	case pkt.ProtoHopOpts, pkt.ProtoRouting, pkt.ProtoFragment, pkt.ProtoESP, pkt.ProtoAH, pkt.ProtoNone, pkt.ProtoDstOpts:
+		return true
+	}
+	return false
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -247,3 +248,91 @@ func (m *Owner) Save(b *strings.Builder, _ ruleset.Fmt) { m.write(b, true, true)
 
 // Print implements ruleset.Extension.
 func (m *Owner) Print(b *strings.Builder, f ruleset.Fmt) { m.write(b, false, f.Numeric) }
+
+// Owner option bits, as in xt_owner's match and invert fields.
+const (
+	ownerUID    = 1 << 0
+	ownerGID    = 1 << 1
+	ownerSocket = 1 << 2
+	ownerSuppl  = 1 << 3
+)
+
+func (m *Owner) bits() (match, invert uint8) {
+	if m.HasUID {
+		match |= ownerUID
+		if m.InvUID {
+			invert |= ownerUID
+		}
+	}
+	if m.HasGID {
+		match |= ownerGID
+		if m.InvGID {
+			invert |= ownerGID
+		}
+	}
+	if m.SocketExists {
+		match |= ownerSocket
+		if m.InvSocket {
+			invert |= ownerSocket
+		}
+	}
+	if m.SupplGroups {
+		match |= ownerSuppl
+	}
+	return
+}
+
+// Match implements pkt.Matcher as xt_owner's owner_mt does, asking c.Facts
+// for the packet's socket: without one, the rule matches only when every
+// option it gives is inverted (--suppl-groups, never inverted, fails it);
+// a socket without a file passes only inverted uid/gid options; otherwise
+// the file's fsuid and fsgid (or, with --suppl-groups, a supplementary
+// group) must be in the ranges.
+func (m *Owner) Match(c *pkt.Ctx) bool {
+	if c.Facts == nil {
+		return c.Undecide("owner: the packet's socket is unknown")
+	}
+	sock, file, ok := c.Facts.Socket()
+	if !ok {
+		return c.Undecide("owner: the packet's socket is unknown")
+	}
+	match, invert := m.bits()
+	if !sock {
+		return match^invert == 0
+	}
+	if match&invert&ownerSocket != 0 {
+		return false
+	}
+	if !file {
+		return (match^invert)&(ownerUID|ownerGID) == 0
+	}
+	if !m.HasUID && !m.HasGID {
+		return true
+	}
+	uid, gid, ok := c.Facts.Owner()
+	if !ok {
+		return c.Undecide("owner: the socket's credentials are unknown")
+	}
+	if m.HasUID && (uid >= m.UID.Lo && uid <= m.UID.Hi) == m.InvUID {
+		return false
+	}
+	if m.HasGID {
+		in := gid >= m.GID.Lo && gid <= m.GID.Hi
+		if !in && m.SupplGroups {
+			gids, ok := c.Facts.SupplGroups()
+			if !ok {
+				return c.Undecide("owner: the socket's supplementary groups are unknown")
+			}
+			for _, g := range gids {
+				if g >= m.GID.Lo && g <= m.GID.Hi {
+					in = true
+					break
+				}
+			}
+		}
+		if in == m.InvGID {
+			return false
+		}
+	}
+	return true
+}

@@ -3,6 +3,7 @@ package xt
 import (
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -98,4 +99,59 @@ func (m *Physdev) Save(b *strings.Builder, _ ruleset.Fmt) {
 func (m *Physdev) Print(b *strings.Builder, f ruleset.Fmt) {
 	b.WriteString(" PHYSDEV match")
 	m.Save(b, f)
+}
+
+// physdevName compares an interface name with a physdev pattern as
+// ifname_compare_aligned does with iptables' mask: "NAME+" matches names
+// that start with NAME, "" any name, anything else the exact name.
+func physdevName(name, pat string) bool {
+	if pat == "" {
+		return true
+	}
+	if pat[len(pat)-1] == '+' {
+		p := pat[:len(pat)-1]
+		return len(name) >= len(p) && name[:len(p)] == p
+	}
+	return name == pat
+}
+
+// Match implements pkt.Matcher as xt_physdev's physdev_mt does. A packet
+// without bridge info matches only when each option given is inverted; at
+// LOCAL_OUT that is certain (local packets get none), elsewhere c.Facts
+// says whether br_netfilter bridged the packet and through which ports.
+// --physdev-is-bridged means "has an output bridge port"; --physdev-in
+// passes when there is no input port; --physdev-out fails without an
+// output port, inverted or not.
+func (m *Physdev) Match(c *pkt.Ctx) bool {
+	var bridged bool
+	var in, out string
+	if c.Hook != ruleset.LocalOut {
+		if c.Facts == nil {
+			return c.Undecide("physdev: the packet's bridge ports are unknown")
+		}
+		var ok bool
+		if bridged, in, out, ok = c.Facts.Bridge(); !ok {
+			return c.Undecide("physdev: the packet's bridge ports are unknown")
+		}
+	}
+	if !bridged {
+		return m.Mask&^m.Inv == 0
+	}
+	if m.Mask&PhysdevBridged != 0 && (out != "") == (m.Inv&PhysdevBridged != 0) {
+		return false
+	}
+	if m.Mask&PhysdevIsIn != 0 && (in == "") != (m.Inv&PhysdevIsIn != 0) ||
+		m.Mask&PhysdevIsOut != 0 && (out == "") != (m.Inv&PhysdevIsOut != 0) {
+		return false
+	}
+	if m.Mask&PhysdevIn != 0 && in != "" && physdevName(in, m.In) == (m.Inv&PhysdevIn != 0) {
+		return false
+	}
+	if m.Mask&PhysdevOut == 0 {
+		return true
+	}
+	if out == "" {
+		return false
+	}
+	return physdevName(out, m.Out) != (m.Inv&PhysdevOut != 0)
 }

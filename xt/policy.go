@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -417,4 +418,136 @@ func (m *Policy) Save(b *strings.Builder, _ ruleset.Fmt) { m.write(b, "--", fals
 func (m *Policy) Print(b *strings.Builder, f ruleset.Fmt) {
 	b.WriteString(" policy match")
 	m.write(b, "", f.Numeric, false)
+}
+
+// policyAddrEq is xt_addr_cmp on the nf_inet_addr unions: the rule's
+// address and mask (the rule family's width) against a state address (an
+// IPv4 state address fills the first 4 bytes of the union).
+func policyAddrEq(p netip.Prefix, a netip.Addr, v6 bool) bool {
+	union := func(x netip.Addr) (u [16]byte) {
+		if x.Is4() {
+			b := x.As4()
+			copy(u[:], b[:])
+			return
+		}
+		if x.IsValid() {
+			u = x.As16()
+		}
+		return
+	}
+	r, s := union(p.Addr()), union(a)
+	n := 4
+	if v6 {
+		n = 16
+	}
+	bits := p.Bits()
+	for i := 0; i < n; i++ {
+		var mask byte
+		switch {
+		case bits >= 8:
+			mask = 0xff
+		case bits > 0:
+			mask = byte(0xff << (8 - bits))
+		}
+		bits -= 8
+		if bits < 0 {
+			bits = 0
+		}
+		if (r[i]^s[i])&mask != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (e *PolicyElem) matches(x *pkt.XfrmState, v6 bool) bool {
+	return (!e.HasSrc || policyAddrEq(e.TunnelSrc, x.Src, v6) != e.InvSrc) &&
+		(!e.HasDst || policyAddrEq(e.TunnelDst, x.Dst, v6) != e.InvDst) &&
+		(!e.HasProto || (e.Proto == x.Proto) != e.InvProto) &&
+		(!e.HasMode || (e.Mode == x.Mode) != e.InvMode) &&
+		(!e.HasSPI || (e.SPI == x.SPI) != e.InvSPI) &&
+		(!e.HasReqID || (e.ReqID == x.ReqID) != e.InvReqID)
+}
+
+// Match implements pkt.Matcher as xt_policy's policy_mt does, with the
+// packet's IPsec states from c.Facts: --dir in walks the sec_path from the
+// last state back, --dir out the dst bundle; without --strict one element
+// matching one state is enough, with it the elements must match the
+// states one to one. No states at all: only --pol none matches.
+func (m *Policy) Match(c *pkt.Ctx) bool {
+	if c.Facts == nil {
+		return c.Undecide("policy: the packet's IPsec states are unknown")
+	}
+	states, has, ok := c.Facts.Xfrm(m.Out)
+	if !ok {
+		return c.Undecide("policy: the packet's IPsec states are unknown")
+	}
+	v6 := c.P.Family == ruleset.IPv6
+	n := len(m.Elems)
+	ret := 0
+	switch {
+	case m.Out && len(states) == 0, !m.Out && !has:
+		ret = -1
+	case !m.Out:
+		if m.Strict && n != len(states) {
+			break
+		}
+		ret = 0
+		if m.Strict {
+			ret = 1
+		}
+		for i := len(states) - 1; i >= 0; i-- {
+			pos := 0
+			if m.Strict {
+				pos = i - len(states) + 1
+			}
+			if pos >= n {
+				ret = 0
+				break
+			}
+			if pos < 0 {
+				// xt_policy indexes pol[i - sp->len + 1]: below 0
+				// for a strict rule with more than one state.
+				return c.Undecide("policy: the kernel reads before its policy array (--strict with several states)")
+			}
+			if m.Elems[pos].matches(&states[i], v6) {
+				if !m.Strict {
+					ret = 1
+					break
+				}
+			} else if m.Strict {
+				ret = 0
+				break
+			}
+		}
+	default:
+		i := 0
+		done := false
+		for ; i < len(states); i++ {
+			pos := 0
+			if m.Strict {
+				pos = i
+			}
+			if pos >= n {
+				done = true
+				break
+			}
+			if m.Elems[pos].matches(&states[i], v6) {
+				if !m.Strict {
+					ret, done = 1, true
+					break
+				}
+			} else if m.Strict {
+				done = true
+				break
+			}
+		}
+		if !done && m.Strict && i == n {
+			ret = 1
+		}
+	}
+	if ret < 0 {
+		return m.None
+	}
+	return !m.None && ret == 1
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -137,4 +138,15 @@ func (m *Realm) Save(b *strings.Builder, _ ruleset.Fmt) {
 // Print implements ruleset.Extension.
 func (m *Realm) Print(b *strings.Builder, f ruleset.Fmt) {
 	b.WriteString(Bang(m.Inv) + " realm" + m.value(f.Numeric))
+}
+
+// Match implements pkt.Matcher as xt_realm's realm_mt does:
+// (dst->tclassid & mask) == id. The routing realm comes from the route, so
+// it is undecidable, except with mask 0, where the realm plays no part (the
+// allowed hooks all run after routing, so the packet has a dst).
+func (m *Realm) Match(c *pkt.Ctx) bool {
+	if m.Mask == 0 {
+		return (m.ID == 0) != m.Inv
+	}
+	return c.Undecide("realm: the routing realm of the packet is unknown")
 }

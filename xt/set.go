@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -42,6 +43,8 @@ type Set struct {
 	Packets, Bytes       SetCounter
 	matchSetSeen         bool
 	packetsSet, bytesSet bool
+
+	query pkt.SetQuery // what Match asks c.Facts, built by Final
 }
 
 func init() {
@@ -145,6 +148,7 @@ func (m *Set) Final(*Context) (ruleset.Extension, error) {
 	if !m.matchSetSeen {
 		return nil, Errorf("You must specify `--match-set' with proper arguments")
 	}
+	m.query = m.setQuery()
 	return m, nil
 }
 
@@ -194,3 +198,30 @@ func (m *Set) Save(b *strings.Builder, _ ruleset.Fmt) { m.write(b, "--match-set"
 
 // Print implements ruleset.Extension.
 func (m *Set) Print(b *strings.Builder, _ ruleset.Fmt) { m.write(b, "match-set", "") }
+
+func (m *Set) setQuery() pkt.SetQuery {
+	return pkt.SetQuery{Name: m.SetName, Dirs: m.Dirs, ReturnNomatch: m.ReturnNomatch,
+		SkipCounters: m.SkipCounters, SkipSubcounters: m.SkipSubcounters,
+		PacketsOp: uint8(m.Packets.Op), BytesOp: uint8(m.Bytes.Op),
+		Packets: m.Packets.Value, Bytes: m.Bytes.Value}
+}
+
+// Match implements pkt.Matcher as xt_set's set_match_v4 does: ip_set_test
+// of the packet against the named set (its type, --return-nomatch,
+// counter conditions and counter updates are the set's business, answered
+// by c.Facts), inverted by "!".
+func (m *Set) Match(c *pkt.Ctx) bool {
+	if c.Facts == nil {
+		return c.Undecide("set: the contents of ipset " + m.SetName + " are unknown")
+	}
+	q := &m.query
+	if q.Name != m.SetName {
+		fresh := m.setQuery()
+		q = &fresh
+	}
+	in, ok := c.Facts.SetTest(c, q)
+	if !ok {
+		return c.Undecide("set: the contents of ipset " + m.SetName + " are unknown")
+	}
+	return in != m.Inv
+}

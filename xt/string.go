@@ -3,6 +3,7 @@ package xt
 import (
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -18,6 +19,8 @@ type String struct {
 	Inv, ICase bool
 
 	hasString, hasHex, hasAlgo bool
+
+	ts *stringSearch // the textsearch config, built by Final
 }
 
 func init() {
@@ -164,6 +167,8 @@ func (m *String) Final(*Context) (ruleset.Extension, error) {
 	default:
 		return nil, Kernel("No such file or directory")
 	}
+	m.ts = new(stringSearch)
+	m.ts.init(m.Pattern, m.Algo == "kmp", m.ICase)
 	return m, nil
 }
 
@@ -231,4 +236,171 @@ func (m *String) Print(b *strings.Builder, _ ruleset.Fmt) {
 	if m.ICase {
 		b.WriteString(" ICASE")
 	}
+}
+
+// kToUpper and kToLower are the kernel's toupper/tolower (linux/ctype.h),
+// which treat bytes 0xC0-0xFE as Latin-1 letters: 0xDF-0xF6 and 0xF8-0xFF
+// are lower case (0xDF becomes 0xBF, 0xFF becomes 0xDF).
+func kToUpper(c byte) byte {
+	if c >= 'a' && c <= 'z' || c >= 0xDF && c != 0xF7 {
+		return c - 32
+	}
+	return c
+}
+
+func kToLower(c byte) byte {
+	if c >= 'A' && c <= 'Z' || c >= 0xC0 && c <= 0xDE && c != 0xD7 {
+		return c + 32
+	}
+	return c
+}
+
+// stringSearch is a prepared textsearch config (ts_bm or ts_kmp).
+type stringSearch struct {
+	kmp, icase bool
+	n          int
+	pat        [StringMaxPattern]byte  // upper-cased with icase
+	bad        [256]int32              // ts_bm bad_shift
+	good       [StringMaxPattern]int32 // ts_bm good_shift
+	prefix     [StringMaxPattern]int32 // ts_kmp prefix_tbl
+}
+
+func (t *stringSearch) init(pattern []byte, kmp, icase bool) {
+	t.kmp, t.icase, t.n = kmp, icase, len(pattern)
+	for i, b := range pattern {
+		if icase {
+			b = kToUpper(b)
+		}
+		t.pat[i] = b
+	}
+	n := t.n
+	if kmp {
+		// ts_kmp's compute_prefix_tbl (on the pattern as given, with
+		// toupper in the comparisons).
+		up := func(b byte) byte {
+			if icase {
+				return kToUpper(b)
+			}
+			return b
+		}
+		k := 0
+		for q := 1; q < n; q++ {
+			for k > 0 && up(pattern[k]) != up(pattern[q]) {
+				k = int(t.prefix[k-1])
+			}
+			if up(pattern[k]) == up(pattern[q]) {
+				k++
+			}
+			t.prefix[q] = int32(k)
+		}
+		return
+	}
+	// ts_bm's compute_prefix_tbl.
+	for i := range t.bad {
+		t.bad[i] = int32(n)
+	}
+	for i := 0; i < n-1; i++ {
+		t.bad[t.pat[i]] = int32(n - 1 - i)
+		if icase {
+			t.bad[kToLower(t.pat[i])] = int32(n - 1 - i)
+		}
+	}
+	t.good[0] = 1
+	for i := 1; i < n; i++ {
+		t.good[i] = int32(n)
+	}
+	for i, g := n-1, 1; i > 0; i, g = i-1, g+1 {
+		for j := i - 1; j >= 1-g; j-- {
+			if t.subpattern(i, j, g) {
+				t.good[g] = int32(n - j - g)
+				break
+			}
+		}
+	}
+}
+
+// subpattern is ts_bm's subpattern.
+func (t *stringSearch) subpattern(i, j, g int) bool {
+	x, y := i+g-1, j+g-1
+	for {
+		eq := t.pat[x] == t.pat[y]
+		x, y = x-1, y-1
+		if !eq {
+			return false
+		}
+		if y < 0 {
+			return true
+		}
+		g--
+		if g == 0 {
+			return t.pat[i-1] != t.pat[j-1]
+		}
+	}
+}
+
+// find returns the offset of the first occurrence the algorithm finds in
+// text (one block), or -1.
+func (t *stringSearch) find(text []byte) int {
+	n := t.n
+	if t.kmp {
+		q := 0
+		for i, c := range text {
+			if t.icase {
+				c = kToUpper(c)
+			}
+			for q > 0 && t.pat[q] != c {
+				q = int(t.prefix[q-1])
+			}
+			if t.pat[q] == c {
+				q++
+			}
+			if q == n {
+				return i + 1 - n
+			}
+		}
+		return -1
+	}
+	for shift := n - 1; shift < len(text); {
+		i := 0
+		for ; i < n; i++ {
+			c := text[shift-i]
+			if t.icase {
+				c = kToUpper(c)
+			}
+			if c != t.pat[n-1-i] {
+				break
+			}
+		}
+		if i == n {
+			return shift + 1 - n
+		}
+		bs := int(t.bad[text[shift-i]])
+		shift = max(shift-i+bs, shift+int(t.good[i]))
+	}
+	return -1
+}
+
+// Match implements pkt.Matcher as xt_string's string_mt does with
+// skb_find_text: the search runs over the packet from the IP header on
+// (skb->data at the hooks), starting at --from, and matches when the first
+// occurrence the algorithm finds ends by --to. The packet is taken to be
+// one linear block; in the kernel a non-linear skb is searched block by
+// block, and bm then misses occurrences that straddle two blocks (kmp
+// does not).
+func (m *String) Match(c *pkt.Ctx) bool {
+	ts := m.ts
+	if ts == nil {
+		var local stringSearch
+		local.init(m.Pattern, m.Algo == "kmp", m.ICase)
+		ts = &local
+	}
+	raw := c.P.Raw
+	from, to := int(m.From), int(m.To)
+	found := false
+	if from < to && from < len(raw) && ts.n > 0 {
+		if off := ts.find(raw[from:]); off >= 0 && off+ts.n <= to-from {
+			found = true
+		}
+	}
+	return found != m.Inv
 }

@@ -146,8 +146,17 @@ func TCPFlagsString(flags uint8) string {
 
 // Final implements Parser.
 func (m *TCP) Final(ctx *Context) (ruleset.Extension, error) {
-	if err := RequireProto(ctx, 6, "TCP match requires '-p tcp'"); err != nil {
-		return nil, err
+	// A tcp match iptables-nft cannot translate (a --tcp-option, or all
+	// defaults) goes to the kernel, which wants -p tcp not inverted; for a
+	// translated one iptables checks the protocol number only.
+	allZero := m.Src.Full() && m.Dst.Full() && m.FlagMask == 0 && m.FlagComp == 0 &&
+		m.Option == 0 && !m.InvSrc && !m.InvDst && !m.InvFlags && !m.InvOption
+	if allZero || m.Option != 0 || m.InvOption {
+		if ctx.Rule.Proto != 6 || ctx.Rule.Inv&ruleset.InvProto != 0 {
+			return nil, KernelInval()
+		}
+	} else if ctx.Rule.Proto != 6 {
+		return nil, Errorf("TCP match requires '-p tcp'")
 	}
 	m.seen = 0
 	// iptables-nft translates a tcp match with only port options to

@@ -3,6 +3,7 @@ package xt
 import (
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -64,4 +65,56 @@ func (m *TCPMSS) Save(b *strings.Builder, _ ruleset.Fmt) {
 // Print implements ruleset.Extension.
 func (m *TCPMSS) Print(b *strings.Builder, _ ruleset.Fmt) {
 	b.WriteString(" tcpmss match " + BangL(m.Inv) + m.value())
+}
+
+// Match implements pkt.Matcher as xt_tcpmss's tcpmss_mt does: the first
+// MSS option (kind 2, length 4) of any TCP packet (the kernel does not
+// require SYN), in range; no MSS option matches only when inverted. A
+// truncated header or options, or a data offset below 5, drops the packet
+// (hotdrop). Like the kernel it does not look at fragments: a non-first
+// fragment's payload is read as a TCP header.
+func (m *TCPMSS) Match(c *pkt.Ctx) bool {
+	p := c.P
+	thoff, _, ok := xtkTHOff(p)
+	if !ok {
+		return false
+	}
+	raw := p.Raw
+	if thoff+20 > len(raw) {
+		c.DropNow = true
+		return false
+	}
+	doff := int(raw[thoff+12]>>4) * 4
+	if doff < 20 {
+		c.DropNow = true
+		return false
+	}
+	optlen := doff - 20
+	if optlen == 0 {
+		return m.Inv
+	}
+	if thoff+doff > len(raw) {
+		c.DropNow = true
+		return false
+	}
+	op := raw[thoff+20 : thoff+doff]
+	for i := 0; i < optlen; {
+		if op[i] == 2 && optlen-i >= 4 && op[i+1] == 4 {
+			mss := uint16(op[i+2])<<8 | uint16(op[i+3])
+			return (mss >= m.Min && mss <= m.Max) != m.Inv
+		}
+		switch {
+		case op[i] < 2:
+			i++
+		case i+1 >= optlen:
+			// The kernel reads the length past the options; any
+			// step ends the loop.
+			i = optlen
+		case op[i+1] == 0:
+			i++
+		default:
+			i += int(op[i+1])
+		}
+	}
+	return m.Inv
 }

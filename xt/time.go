@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -315,4 +316,86 @@ func (m *Time) Print(b *strings.Builder, _ ruleset.Fmt) {
 	if m.Contiguous {
 		b.WriteString(" contiguous")
 	}
+}
+
+// TimeKernelMinutesWest is the kernel's sys_tz.tz_minuteswest, which
+// --kerneltz (and --localtz) rules apply: a fixed offset set by
+// settimeofday (systemd leaves it 0 unless the RTC keeps local time; the
+// kernel never follows DST changes). It is not c.Now's location.
+var TimeKernelMinutesWest int64
+
+// timeDaysSinceEpoch is xt_time's days_since_epoch: day number of 1 Jan of
+// the years 2039 down to 1970.
+var timeDaysSinceEpoch = func() (t [70]uint32) {
+	for i := range t {
+		y := 2039 - i
+		t[i] = uint32(time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC).Unix() / 86400)
+	}
+	return
+}()
+
+var (
+	timeDaysSinceYear     = [12]uint32{0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334}
+	timeDaysSinceLeapYear = [12]uint32{0, 31, 60, 91, 121, 152, 182, 213, 244, 274, 305, 335}
+)
+
+// timeMonthday is xt_time's localtime_3: the day of the month of day dse,
+// with the kernel's table (from 2039 on, the arithmetic goes on from 2039
+// as the kernel's does; the result is a u8).
+func timeMonthday(dse uint32) uint8 {
+	i, year := 0, 2039
+	for ; i < len(timeDaysSinceEpoch)-1 && timeDaysSinceEpoch[i] > dse; i, year = i+1, year-1 {
+	}
+	w := dse - timeDaysSinceEpoch[i]
+	tbl := &timeDaysSinceYear
+	if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+		tbl = &timeDaysSinceLeapYear
+	}
+	j := len(tbl) - 1
+	for ; j > 0 && tbl[j] > w; j-- {
+	}
+	return uint8(w - tbl[j] + 1)
+}
+
+// Match implements pkt.Matcher as xt_time's time_mt does, with c.Now as
+// the kernel's ktime_get_real_seconds (the kernel uses the time the rule is
+// evaluated, not the packet's timestamp; the capture time stands for it).
+// All fields are UTC unless --kerneltz, which shifts the clock by the
+// kernel's fixed timezone (TimeKernelMinutesWest) - never by DST or the
+// host's zone. A daytime window that wraps midnight matches on either
+// side; with --contiguous the early-morning part counts as the previous
+// day for the week and month days.
+func (m *Time) Match(c *pkt.Ctx) bool {
+	stamp := c.Now.Unix()
+	if m.KernelTZ {
+		stamp -= 60 * TimeKernelMinutesWest
+	}
+	if stamp < int64(m.DateStart) || stamp > int64(m.DateStop) {
+		return false
+	}
+	packetTime := uint32(uint64(stamp) % 86400)
+	if m.DaytimeStart < m.DaytimeStop {
+		if packetTime < m.DaytimeStart || packetTime > m.DaytimeStop {
+			return false
+		}
+	} else {
+		if packetTime < m.DaytimeStart && packetTime > m.DaytimeStop {
+			return false
+		}
+		if m.Contiguous && packetTime <= m.DaytimeStop {
+			stamp -= 86400
+		}
+	}
+	dse := uint32(uint64(stamp) / 86400)
+	weekday := (4+dse-1)%7 + 1
+	if m.Weekdays&(1<<weekday) == 0 {
+		return false
+	}
+	if m.Monthdays != TimeAllMonthdays {
+		// C's 1 << monthday on x86 uses the count modulo 32.
+		if m.Monthdays&(1<<(timeMonthday(dse)&31)) == 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -3,9 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
@@ -169,50 +167,25 @@ func cmdSimulate(args []string) int {
 		vw = bufio.NewWriter(f)
 		defer vw.Flush()
 	}
-	undecided := map[string]int{}
-	defrag := engine.NewDefrag()
-	var p pkt.Packet
-	for {
-		fr, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
+	stats, err := engine.RunCapture(e, r, engine.CaptureOptions{Each: func(fr capture.Frame, p *pkt.Packet, res engine.Result) {
+		if vw == nil {
+			return
 		}
-		if errors.Is(err, capture.ErrSkip) {
-			continue
+		vl := verdictLine{Index: fr.Index, Time: fr.Time.UTC().Format("2006-01-02T15:04:05.000000000Z"),
+			Hook: res.Hook.String(), Verdict: res.Verdict.String(), Table: res.Reason.Table, Chain: res.Reason.Chain,
+			Rule: res.Reason.Rule, Policy: res.Reason.Policy, Why: res.Reason.Why, State: stateName(res.CTState), Undecided: res.Undecided}
+		for _, h := range res.Path.Hooks {
+			vl.Path = append(vl.Path, h.Hook.String())
 		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "rampart simulate:", err)
-			return 1
-		}
-		if p.Decode(fr.IP) != nil || p.Family != fam {
-			continue
-		}
-		whole := defrag.Add(&p, fr.Time)
-		if whole == nil {
-			continue
-		}
-		if len(whole) != len(p.Raw) {
-			if p.Decode(whole) != nil {
-				continue
-			}
-		}
-		res := e.Process(&p, fr.Time, nil)
-		if res.Undecided != "" {
-			undecided[res.Undecided]++
-		}
-		if vw != nil {
-			vl := verdictLine{Index: fr.Index, Time: fr.Time.UTC().Format("2006-01-02T15:04:05.000000000Z"),
-				Hook: res.Hook.String(), Verdict: res.Verdict.String(), Table: res.Reason.Table, Chain: res.Reason.Chain,
-				Rule: res.Reason.Rule, Policy: res.Reason.Policy, Why: res.Reason.Why, State: stateName(res.CTState), Undecided: res.Undecided}
-			for _, h := range res.Path.Hooks {
-				vl.Path = append(vl.Path, h.Hook.String())
-			}
-			b, _ := json.Marshal(vl)
-			vw.Write(b)
-			vw.WriteByte('\n')
-		}
+		b, _ := json.Marshal(vl)
+		vw.Write(b)
+		vw.WriteByte('\n')
+	}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rampart simulate:", err)
+		return 1
 	}
-	for why, n := range undecided {
+	for why, n := range stats.Undecided {
 		fmt.Fprintf(os.Stderr, "rampart simulate: %d packets met a rule that cannot be decided from a capture: %s\n", n, why)
 	}
 	fmt.Print(iptext.Save(rs, iptext.SaveOptions{Counters: true}))

@@ -1,0 +1,179 @@
+package difftest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rampartfw/rampart/internal/testenv"
+)
+
+// topo builds the three namespaces of the differential runs.
+func topo(t *testing.T) *Topo {
+	t.Helper()
+	testenv.RequireKernel(t)
+	if _, err := exec.LookPath("tcpdump"); err != nil {
+		testenv.Missing(t, "the differential tests need tcpdump (apt-get install tcpdump)")
+	}
+	fw, peer, far := testenv.NewNetns(t), testenv.NewNetns(t), testenv.NewNetns(t)
+	tp, err := Setup(fw.Name, peer.Name, far.Name)
+	if err != nil {
+		testenv.Missing(t, "setting up the namespaces: %v", err)
+	}
+	t.Cleanup(tp.Close)
+	if out, err := tp.Exec("", "nft", "list", "table", "inet", "rampartcap"); err != nil || !strings.Contains(out, "log group") {
+		testenv.Missing(t, "nftables log to NFLOG: %v", err)
+	}
+	// Let IPv6 finish its unsolicited multicast listener reports.
+	time.Sleep(1500 * time.Millisecond)
+	return tp
+}
+
+// seeds returns the seeds to run: $DIFFTEST_SEED (one), $SEEDS (1..N), or
+// the fixed CI set.
+func seeds() []uint64 {
+	if s := os.Getenv("DIFFTEST_SEED"); s != "" {
+		var out []uint64
+		for _, f := range strings.Split(s, ",") {
+			n, _ := strconv.ParseUint(strings.TrimSpace(f), 10, 64)
+			out = append(out, n)
+		}
+		return out
+	}
+	if s := os.Getenv("SEEDS"); s != "" {
+		n, _ := strconv.Atoi(s)
+		out := make([]uint64, n)
+		for i := range out {
+			out[i] = uint64(i + 1)
+		}
+		return out
+	}
+	out := make([]uint64, 30)
+	for i := range out {
+		out[i] = uint64(i + 1)
+	}
+	return out
+}
+
+type tally struct {
+	cases, packets, mismatches, failedCases int
+	keys                                    map[string]int
+}
+
+func (tl *tally) add(t *testing.T, o *Outcome) {
+	t.Helper()
+	tl.cases++
+	tl.packets += o.Stats.Packets
+	tl.mismatches += len(o.Mismatches)
+	keep := os.Getenv("DIFFTEST_KEEP") != ""
+	if len(o.Mismatches) == 0 && !keep {
+		os.RemoveAll(o.Dir)
+		return
+	}
+	rep := o.Report(8)
+	os.WriteFile(filepath.Join(o.Dir, "report.txt"), []byte(rep), 0o644)
+	os.WriteFile(filepath.Join(o.Dir, "verdicts.txt"), []byte(o.Verdicts()), 0o644)
+	os.WriteFile(filepath.Join(o.Dir, "kernel.save"), []byte(o.Kernel[4]+o.Kernel[6]), 0o644)
+	os.WriteFile(filepath.Join(o.Dir, "rampart.save"), []byte(o.Rampart[4]+o.Rampart[6]), 0o644)
+	if len(o.Mismatches) == 0 {
+		t.Logf("%s: no mismatch; files kept in %s", o.Case, o.Dir)
+		return
+	}
+	tl.failedCases++
+	if len(rep) > 6000 {
+		rep = rep[:6000] + "\n... (see report.txt)\n"
+	}
+	t.Errorf("%s", rep)
+}
+
+func (tl *tally) summary(t *testing.T) {
+	t.Logf("difftest: %d cases, %d packets compared, %d mismatches (%d cases with mismatches)", tl.cases, tl.packets, tl.mismatches, tl.failedCases)
+	fmt.Printf("difftest: %d packets compared, %d mismatches\n", tl.packets, tl.mismatches)
+}
+
+// TestKernelDifferential runs random rulesets and random packet sequences
+// through the kernel and through rampart and compares every rule counter.
+func TestKernelDifferential(t *testing.T) {
+	tp := topo(t)
+	var tl tally
+	skipped := map[string]int{}
+	for _, seed := range seeds() {
+		rules := GenerateRules(seed)
+		for k, n := range rules.Skipped {
+			skipped[k] += n
+		}
+		c := Case{Name: fmt.Sprintf("seed %d", seed), Rules4: rules.V4, Rules6: rules.V6, Steps: Generate(seed)}
+		dir, err := os.MkdirTemp("", fmt.Sprintf("difftest-%d-", seed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := tp.RunCase(c, dir)
+		if err != nil {
+			t.Errorf("seed %d: %v (files in %s)", seed, err, dir)
+			continue
+		}
+		if o.Dropped > 0 {
+			t.Logf("seed %d: tcpdump dropped %d packets", seed, o.Dropped)
+		}
+		tl.add(t, o)
+	}
+	var ks []string
+	for k := range skipped {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	for _, k := range ks {
+		t.Logf("candidate rules left out (rampart cannot evaluate %s): %d", k, skipped[k])
+	}
+	tl.summary(t)
+}
+
+// TestSeeds runs the seed rulesets on the traffic of a small web server.
+func TestSeeds(t *testing.T) {
+	shared := testenv.Shared(t)
+	tp := topo(t)
+	var tl tally
+	for _, name := range []string{"centos7-web.rules", "centos6-vps.sh"} {
+		data, err := os.ReadFile(filepath.Join(shared, "seeds", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules := string(data)
+		if strings.HasSuffix(name, ".sh") {
+			rules = scriptCommands(rules)
+		}
+		dir, err := os.MkdirTemp("", "difftest-"+name+"-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := tp.RunCase(Case{Name: name, Rules4: rules, Steps: GenerateRealistic(7)}, dir)
+		if err != nil {
+			t.Errorf("%s: %v (files in %s)", name, err, dir)
+			continue
+		}
+		if o.KernelErrs != "" {
+			t.Logf("%s: the kernel's iptables said:\n%s", name, o.KernelErrs)
+		}
+		tl.add(t, o)
+	}
+	tl.summary(t)
+}
+
+// scriptCommands keeps the command lines of a seed script (its comments
+// describe it); the lines run as they are, YOUR_IP_ADDRESS failing.
+func scriptCommands(s string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "#") {
+			continue
+		}
+		b.WriteString(l + "\n")
+	}
+	return b.String()
+}
