@@ -32,7 +32,10 @@ type TCP struct {
 	InvFlags       bool
 	InvOption      bool
 
-	seen uint8
+	// native is set for a match rebuilt from nftables expressions, which
+	// later natively translated tcp matches of the rule merge into.
+	native bool
+	seen   uint8
 }
 
 func init() {
@@ -159,15 +162,41 @@ func (m *TCP) Final(ctx *Context) (ruleset.Extension, error) {
 		return nil, Errorf("TCP match requires '-p tcp'")
 	}
 	m.seen = 0
-	// iptables-nft translates a tcp match with only port options to
-	// native payload expressions, and an inverted full range to none at
-	// all: the match is then gone from the rule.
-	native := m.FlagMask == 0 && !m.InvFlags && m.Option == 0 && !m.InvOption
-	isDefault := m.Src.Full() && m.Dst.Full() && !m.InvSrc && !m.InvDst
-	if native && !isDefault && m.Src.Full() && m.Dst.Full() {
-		return nil, nil
+	if allZero || m.Option != 0 || m.InvOption {
+		return m, nil
 	}
-	return m, nil
+	// iptables-nft translates the rest to native expressions (flags, then
+	// ports; none for a full port range or a zero flag mask, inverted or
+	// not) and reads all of a rule's back into its first tcp match: the
+	// match merges into an earlier native one, or vanishes when it made
+	// no expression.
+	var host *TCP
+	for _, x := range ctx.Rule.Matches {
+		if t, ok := x.(*TCP); ok && t.native {
+			host = t
+			break
+		}
+	}
+	fresh := host == nil
+	if fresh {
+		host = &TCP{Src: AnyPorts, Dst: AnyPorts, native: true}
+	}
+	made := false
+	if m.FlagMask != 0 {
+		host.FlagMask, host.FlagComp = m.FlagMask, m.FlagComp
+		host.InvFlags = host.InvFlags || m.InvFlags
+		made = true
+	}
+	if ApplyNativePorts(&host.Src, &host.InvSrc, m.Src, m.InvSrc) {
+		made = true
+	}
+	if ApplyNativePorts(&host.Dst, &host.InvDst, m.Dst, m.InvDst) {
+		made = true
+	}
+	if fresh && made {
+		return host, nil
+	}
+	return nil, nil
 }
 
 // RequireProto fails unless the rule's -p is proto and not inverted, as
