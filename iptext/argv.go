@@ -836,7 +836,7 @@ func (p *parser) addMatch(d *xt.Def) {
 
 // loadProto loads the match named by -p when an option is unknown, once.
 func (p *parser) loadProto() bool {
-	if p.proto == "" || p.rule.Inv&ruleset.InvProto != 0 {
+	if p.proto == "" { // loaded for an inverted -p too, as iptables does
 		return false
 	}
 	name := p.proto

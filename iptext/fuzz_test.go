@@ -197,6 +197,9 @@ var iptablesQuirks = []*regexp.Regexp{
 	// "--to :0-0/1": a one-port range with a shift prints as ":0/1", and
 	// "Garbage after port value: `/1'" is the answer to that.
 	regexp.MustCompile(`--to-(destination|source) \S*:\d+/\d+(\s|$)`),
+	// SNAT and MASQUERADE keep no base port: "--to-ports 1000-2000/3000"
+	// prints as ".../0", and "Port `0' not valid" is the answer to that.
+	regexp.MustCompile(`--to-(ports|source) \S*\d+/0(\s|$)`),
 	// "--hashlimit 1b/s" prints as "0b/s", which is a bad value.
 	regexp.MustCompile(`--hashlimit-(upto|above) 0[a-z]*b/s`),
 	// "--physdev-in ''" is accepted and prints as "--physdev-in " with
