@@ -193,14 +193,14 @@ func (p *Packet) decode6() error {
 				return nil
 			}
 		case ProtoAH:
-			if len(b) < off+8 {
-				p.Proto = next
-				return nil
-			}
+			// nftables' meta l4proto (what ip6tables-nft's -p becomes)
+			// stops at AH: ipv6_find_hdr with IP6_FH_F_AUTH.
 			p.ExtHdrs |= ExtAH
-			n := (int(b[off+1]) + 2) * 4
-			next = b[off]
-			off += n
+			p.Proto = next
+			if off+8 <= len(b) {
+				p.L4 = off
+			}
+			return nil
 		case ProtoNone:
 			p.ExtHdrs |= ExtNone
 			p.Proto = next

@@ -1,8 +1,10 @@
 package xt
 
 import (
+	"net/netip"
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -179,4 +181,111 @@ func (m *AddrType) Print(b *strings.Builder, _ ruleset.Fmt) {
 	if m.LimitOut {
 		b.WriteString(" limit-out")
 	}
+}
+
+// IPv6 address classes of ipv6_addr_type that addrtype_mt6 looks at.
+const (
+	ipv6AddrAny       = 0
+	ipv6AddrUnicast   = 1
+	ipv6AddrMulticast = 2
+)
+
+// ipv6AddrType is the part of __ipv6_addr_type that match_type6 uses:
+// multicast (ff00::/8), the unspecified address, IPv4-mapped addresses
+// (neither unicast nor multicast), and unicast for everything else.
+func ipv6AddrType(a netip.Addr) int {
+	b := a.As16()
+	switch {
+	case b[0]&0xe0 != 0 && b[0]&0xe0 != 0xe0:
+		return ipv6AddrUnicast
+	case b[0] == 0xff:
+		return ipv6AddrMulticast
+	}
+	var hi, w2, w3 uint32
+	for i := 0; i < 8; i++ {
+		hi |= uint32(b[i])
+	}
+	w2 = uint32(b[8])<<24 | uint32(b[9])<<16 | uint32(b[10])<<8 | uint32(b[11])
+	w3 = uint32(b[12])<<24 | uint32(b[13])<<16 | uint32(b[14])<<8 | uint32(b[15])
+	if hi == 0 {
+		if w2 == 0 && w3 == 0 {
+			return ipv6AddrAny
+		}
+		if w2 == 0x0000ffff {
+			return -1 // IPV6_ADDR_MAPPED
+		}
+	}
+	return ipv6AddrUnicast
+}
+
+// addrTypeDev is the device the lookup is limited to (xt_addrtype's dev):
+// the input device with --limit-iface-in, the output one with
+// --limit-iface-out, else none ("").
+func (m *AddrType) addrTypeDev(c *pkt.Ctx) string {
+	switch {
+	case m.LimitIn:
+		return c.In
+	case m.LimitOut:
+		return c.Out
+	}
+	return ""
+}
+
+// matchType is match_type (IPv4: the address's inet_dev_addr_type is in
+// the mask) or match_type6 (IPv6: the class checks of ipv6_addr_type,
+// then the route lookup for LOCAL, ANYCAST and UNREACHABLE). ok is false
+// when the host's routing is needed and c.AddrType cannot answer.
+func (m *AddrType) matchType(c *pkt.Ctx, a netip.Addr, mask uint16) (match, ok bool) {
+	dev := m.addrTypeDev(c)
+	if a.Is4() {
+		if c.AddrType == nil {
+			return false, false
+		}
+		t, ok := c.AddrType(a, dev)
+		return ok && mask&t != 0, ok
+	}
+	at := ipv6AddrType(a)
+	if mask&AddrMulticast != 0 && at != ipv6AddrMulticast {
+		return false, true
+	}
+	if mask&AddrUnicast != 0 && at != ipv6AddrUnicast {
+		return false, true
+	}
+	if mask&AddrUnspec != 0 && at != ipv6AddrAny {
+		return false, true
+	}
+	if mask&(AddrLocal|AddrAnycast|AddrUnreachable) == 0 {
+		return true, true
+	}
+	if c.AddrType == nil {
+		return false, false
+	}
+	t, ok := c.AddrType(a, dev)
+	return ok && mask&t != 0, ok
+}
+
+// Match implements pkt.Matcher as addrtype_mt_v1 (iptables-nft keeps
+// addrtype an xt match): the source type, then the destination type, each
+// xor its inversion. The host's address classes come from c.AddrType;
+// without it the match is undecided when it needs them.
+func (m *AddrType) Match(c *pkt.Ctx) bool {
+	if m.Src != 0 {
+		r, ok := m.matchType(c, c.P.Src, m.Src)
+		if !ok {
+			return c.Undecide("addrtype: the host's address types are unknown")
+		}
+		if r == m.InvSrc {
+			return false
+		}
+	}
+	if m.Dst != 0 {
+		r, ok := m.matchType(c, c.P.Dst, m.Dst)
+		if !ok {
+			return c.Undecide("addrtype: the host's address types are unknown")
+		}
+		if r == m.InvDst {
+			return false
+		}
+	}
+	return true
 }

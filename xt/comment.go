@@ -3,6 +3,7 @@ package xt
 import (
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -82,3 +83,6 @@ func SaveString(b *strings.Builder, s string) {
 	}
 	b.WriteByte('"')
 }
+
+// Match implements pkt.Matcher: xt_comment always matches.
+func (m *Comment) Match(*pkt.Ctx) bool { return true }

@@ -170,7 +170,7 @@ func (f *cxFacts) Owner() (uint32, uint32, bool) { return f.uid, f.gid, !f.unkno
 func (f *cxFacts) InSet(string, netip.Addr) (bool, bool) {
 	return false, false
 }
-func (f *cxFacts) Socket() (bool, bool, bool)     { return f.sock, f.file, !f.unknown }
+func (f *cxFacts) Socket() (bool, bool, bool)    { return f.sock, f.file, !f.unknown }
 func (f *cxFacts) SupplGroups() ([]uint32, bool) { return f.groups, !f.unknown }
 func (f *cxFacts) SetTest(c *pkt.Ctx, q *pkt.SetQuery) (bool, bool) {
 	f.query = q
@@ -686,7 +686,9 @@ func cxBenches(tb testing.TB) []cxBench {
 	frag := cxIPv6(cxSrc6, []cxHdr{cxOpts(pkt.ProtoHopOpts), cxFragHdr(0, 0, 0, true, 5)}, pkt.ProtoTCP, cxTCP(2, nil))
 	now := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
 	f := &cxFacts{sock: true, file: true, uid: 1000, gid: 5, groups: []uint32{1, 2, 100}, sets: map[string]bool{"s": true}}
-	ctx := func(raw []byte) *pkt.Ctx { return &pkt.Ctx{P: cxDecode(tb, raw), Now: now, Facts: f, Hook: ruleset.LocalOut} }
+	ctx := func(raw []byte) *pkt.Ctx {
+		return &pkt.Ctx{P: cxDecode(tb, raw), Now: now, Facts: f, Hook: ruleset.LocalOut}
+	}
 	v4, v6 := ruleset.IPv4, ruleset.IPv6
 	return []cxBench{
 		{"string bm", cxMatch(tb, v4, "filter", "-m string --string needle --algo bm"), ctx(http)},

@@ -3,6 +3,7 @@ package xt
 import (
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -94,4 +95,10 @@ func (m *DSCP) Save(b *strings.Builder, _ ruleset.Fmt) {
 // Print implements ruleset.Extension.
 func (m *DSCP) Print(b *strings.Builder, _ ruleset.Fmt) {
 	b.WriteString(" DSCP match " + BangL(m.Invert) + lowerHex02(m.Value))
+}
+
+// Match implements pkt.Matcher as dscp_mt / dscp_mt6: the DSCP (the upper
+// six bits of the TOS byte or traffic class) equals the value.
+func (m *DSCP) Match(c *pkt.Ctx) bool {
+	return (c.P.TOS>>2 == m.Value) != m.Invert
 }

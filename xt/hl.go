@@ -3,6 +3,7 @@ package xt
 import (
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -36,3 +37,6 @@ func (m *HL) Save(b *strings.Builder, _ ruleset.Fmt) {
 func (m *HL) Print(b *strings.Builder, _ ruleset.Fmt) {
 	b.WriteString(" HL match HL " + ttlOps[m.Mode&3] + " " + Utoa(uint64(m.Value)))
 }
+
+// Match implements pkt.Matcher as xt_hl's hl_mt6 (IPv6 hop limit).
+func (m *HL) Match(c *pkt.Ctx) bool { return ttlCompare(m.Mode, c.P.TTL, m.Value) }

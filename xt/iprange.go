@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -123,4 +124,24 @@ func (m *IPRange) Print(b *strings.Builder, _ ruleset.Fmt) {
 	if m.Dst {
 		b.WriteString(" destination IP range" + Bang(m.InvDst) + " " + m.DstMin.String() + "-" + m.DstMax.String())
 	}
+}
+
+// Match implements pkt.Matcher as iprange_mt4 / iprange_mt6: each given
+// range holds the address (min <= addr <= max), xor its inversion.
+func (m *IPRange) Match(c *pkt.Ctx) bool {
+	if m.Src {
+		a := c.P.Src
+		in := a.Compare(m.SrcMin) >= 0 && a.Compare(m.SrcMax) <= 0
+		if in == m.InvSrc {
+			return false
+		}
+	}
+	if m.Dst {
+		a := c.P.Dst
+		in := a.Compare(m.DstMin) >= 0 && a.Compare(m.DstMax) <= 0
+		if in == m.InvDst {
+			return false
+		}
+	}
+	return true
 }

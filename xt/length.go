@@ -3,6 +3,7 @@ package xt
 import (
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -103,4 +104,12 @@ func (m *Length) Save(b *strings.Builder, _ ruleset.Fmt) {
 // Print implements ruleset.Extension.
 func (m *Length) Print(b *strings.Builder, _ ruleset.Fmt) {
 	b.WriteString(" length " + BangL(m.Invert) + m.rangeString())
+}
+
+// Match implements pkt.Matcher as xt_length does: the length is a u16,
+// ntohs(tot_len) for IPv4 and ntohs(payload_len) + 40 for IPv6 (which
+// wraps past 65535 as the kernel's u16 does).
+func (m *Length) Match(c *pkt.Ctx) bool {
+	n := uint16(c.P.Len)
+	return (n >= m.Min && n <= m.Max) != m.Invert
 }

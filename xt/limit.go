@@ -3,6 +3,7 @@ package xt
 import (
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -205,3 +206,66 @@ func cAtoll(s string) int64 {
 
 // cAtoi is C's atoi on a 64-bit system: (int)strtol(s, NULL, 10).
 func cAtoi(s string) int32 { return int32(cAtoll(s)) }
+
+// limitNft is iptables-nft's add_nft_limit: the rate per unit (seconds) of
+// the nftables limit expression an xt_rateinfo average becomes. Going
+// through Avg and back gives the same pair for every rate iptables accepts.
+func limitNft(avg uint32) (rate, unit uint64) {
+	i := 1
+	for ; i < len(limitRates); i++ {
+		m := limitRates[i].mult
+		if avg > m || m/avg < m%avg {
+			break
+		}
+	}
+	return uint64(limitRates[i-1].mult / avg), uint64(limitRates[i-1].mult / LimitScale)
+}
+
+// limitState is nft_limit_priv_pkts with its struct nft_limit: tokens
+// and the bucket size in nanoseconds.
+type limitState struct {
+	last, tokens    uint64
+	tokensMax, cost uint64
+	ok              bool
+}
+
+func newLimitState() any { return &limitState{} }
+
+// Match implements pkt.Matcher. iptables-nft 1.8.9 stores -m limit as a
+// native nftables limit expression (type packets, no invert), so this is
+// net/netfilter/nft_limit.c: a token bucket in nanoseconds where one packet
+// costs unit*1e9/rate and the bucket holds burst packets (0 becomes 5).
+// The kernel fills the bucket when the rule is loaded; here when the rule
+// first sees a packet, which is the same since a full bucket cannot gain.
+// ktime_get_ns is c.Now in Unix nanoseconds: only differences count.
+func (m *Limit) Match(c *pkt.Ctx) bool {
+	s := c.Store.Get(m, newLimitState).(*limitState)
+	now := uint64(c.Now.UnixNano())
+	if !s.ok {
+		if m.Avg == 0 {
+			return c.Undecide("limit: zero average")
+		}
+		rate, unit := limitNft(m.Avg)
+		nsecs := unit * 1000000000
+		burst := uint64(m.Burst)
+		if burst == 0 {
+			burst = 5
+		}
+		s.cost = nsecs / rate
+		s.tokens = s.cost * burst
+		s.tokensMax = s.tokens
+		s.last = now
+		s.ok = true
+	}
+	tokens := s.tokens + now - s.last
+	if tokens > s.tokensMax {
+		tokens = s.tokensMax
+	}
+	s.last = now
+	if delta := int64(tokens - s.cost); delta >= 0 {
+		s.tokens = uint64(delta)
+		return true
+	}
+	s.tokens = tokens
+	return false
+}

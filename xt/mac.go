@@ -4,6 +4,7 @@ import (
 	"net"
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -95,4 +96,19 @@ func (m *MAC) Save(b *strings.Builder, _ ruleset.Fmt) {
 // Print implements ruleset.Extension.
 func (m *MAC) Print(b *strings.Builder, _ ruleset.Fmt) {
 	b.WriteString(" MAC" + Bang(m.Invert) + " " + m.addrString())
+}
+
+// Match implements pkt.Matcher as xt_mac's mac_mt: the Ethernet source of
+// the received frame equals the address, xor the inversion. A device that
+// is not Ethernet (lo) has no MAC header and never matches, inverted or
+// not; a packet without a link-layer header in the capture (c.HasMAC
+// false on another device) is undecided.
+func (m *MAC) Match(c *pkt.Ctx) bool {
+	if c.In == "lo" {
+		return false
+	}
+	if !c.HasMAC {
+		return c.Undecide("mac: the capture has no link-layer header")
+	}
+	return (len(m.Addr) == 6 && [6]byte(m.Addr) == c.SrcMAC) != m.Invert
 }

@@ -1,8 +1,10 @@
 package xt
 
 import (
+	"net/netip"
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -81,4 +83,45 @@ func (m *PktType) Save(b *strings.Builder, _ ruleset.Fmt) {
 // Print implements ruleset.Extension.
 func (m *PktType) Print(b *strings.Builder, _ ruleset.Fmt) {
 	b.WriteString(" PKTTYPE " + BangL(m.Invert) + "= " + m.typeString())
+}
+
+// pktTypeOf is skb->pkt_type as xt_pkttype sees it, derived from the
+// packet since a capture of the IP layer lacks the frame's destination
+// MAC: a locally generated packet (OUTPUT, or POSTROUTING without an input
+// device) is PACKET_HOST whatever its destination; a received one is
+// PACKET_MULTICAST for a multicast destination (224.0.0.0/4, ff00::/8),
+// PACKET_BROADCAST for 255.255.255.255 or an address c.AddrType calls
+// RTN_BROADCAST on the input device (a directed broadcast, sent to the
+// broadcast MAC), else PACKET_HOST (PACKET_OTHERHOST never reaches the
+// hooks: ip_rcv and ipv6_rcv drop it). Multicast and broadcast sent by the
+// host and looped back arrive as PACKET_LOOPBACK, which xt_pkttype maps to
+// the same MULTICAST / BROADCAST.
+func pktTypeOf(c *pkt.Ctx) uint8 {
+	if c.Hook == ruleset.LocalOut || c.Hook == ruleset.PostRouting && c.In == "" {
+		return PacketHost
+	}
+	d := c.P.Dst
+	if d.IsMulticast() {
+		return PacketMulticast
+	}
+	if d.Is4() {
+		if d == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+			return PacketBroadcast
+		}
+		if c.AddrType != nil && d.As4()[0] != 0 {
+			if t, ok := c.AddrType(d, c.In); ok && t&AddrBroadcast != 0 {
+				return PacketBroadcast
+			}
+		}
+	}
+	return PacketHost
+}
+
+// Match implements pkt.Matcher as xt_pkttype's pkttype_mt, with the packet
+// type derived as pktTypeOf says (exact for multicast, limited broadcast
+// and unicast; a directed broadcast needs c.AddrType, else it counts as
+// unicast; a unicast IP packet sent to a broadcast or multicast MAC is
+// seen as unicast).
+func (m *PktType) Match(c *pkt.Ctx) bool {
+	return (pktTypeOf(c) == m.Type) != m.Invert
 }

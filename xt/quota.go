@@ -3,6 +3,7 @@ package xt
 import (
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -53,4 +54,31 @@ func (m *Quota) Save(b *strings.Builder, _ ruleset.Fmt) {
 // inversion here.
 func (m *Quota) Print(b *strings.Builder, _ ruleset.Fmt) {
 	b.WriteString(" quota: " + Utoa(m.Bytes) + " bytes")
+}
+
+// quotaState is struct xt_quota_priv: the bytes left.
+type quotaState struct {
+	quota uint64
+	ok    bool
+}
+
+func newQuotaState() any { return &quotaState{} }
+
+// Match implements pkt.Matcher as xt_quota's quota_mt (iptables-nft keeps
+// quota an xt match): while the bytes left cover skb->len (the IP total
+// length, c.P.Len) they decrease by it and the rule matches; the first
+// packet that does not fit empties the quota for good. The count is the
+// rule's own, from the --quota value the rule was loaded with.
+func (m *Quota) Match(c *pkt.Ctx) bool {
+	s := c.Store.Get(m, newQuotaState).(*quotaState)
+	if !s.ok {
+		s.quota, s.ok = m.Bytes, true
+	}
+	n := uint64(c.P.Len)
+	if s.quota >= n {
+		s.quota -= n
+		return !m.Invert
+	}
+	s.quota = 0
+	return m.Invert
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -181,4 +182,40 @@ func (m *Statistic) Save(b *strings.Builder, _ ruleset.Fmt) { m.write(b, "--") }
 func (m *Statistic) Print(b *strings.Builder, _ ruleset.Fmt) {
 	b.WriteString(" statistic")
 	m.write(b, "")
+}
+
+// statisticState is struct xt_statistic_priv: the nth counter.
+type statisticState struct {
+	count uint32
+	ok    bool
+}
+
+func newStatisticState() any { return &statisticState{} }
+
+// Match implements pkt.Matcher as xt_statistic's statistic_mt. nth mode is
+// exact: the rule's counter starts at --packet, moves to 0 after every-1
+// (Every) and otherwise counts up, and the rule matches when it becomes 0.
+// random mode compares prandom_u32() & 0x7FFFFFFF with Probability, which
+// no capture can repeat: it is decided only when the outcome is certain
+// (probability 0 never, 1 always), else undecided.
+func (m *Statistic) Match(c *pkt.Ctx) bool {
+	if m.Mode == StatisticRandom {
+		switch {
+		case m.Probability == 0:
+			return m.Invert
+		case m.Probability >= 0x80000000:
+			return !m.Invert
+		}
+		return c.Undecide("statistic: random mode draws a random number")
+	}
+	s := c.Store.Get(m, newStatisticState).(*statisticState)
+	if !s.ok {
+		s.count, s.ok = m.Packet, true
+	}
+	if s.count == m.Every {
+		s.count = 0
+	} else {
+		s.count++
+	}
+	return (s.count == 0) != m.Invert
 }

@@ -3,6 +3,7 @@ package xt
 import (
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -107,4 +108,10 @@ func (m *TOS) Print(b *strings.Builder, f ruleset.Fmt) {
 		}
 	}
 	b.WriteString(lowerHex02(m.Value) + "/" + lowerHex02(m.Mask))
+}
+
+// Match implements pkt.Matcher as tos_mt (xt_dscp.c, revision 1): the IPv4
+// TOS byte or the IPv6 traffic class, masked, equals the value.
+func (m *TOS) Match(c *pkt.Ctx) bool {
+	return (c.P.TOS&m.Mask == m.Value) != m.Invert
 }

@@ -3,6 +3,7 @@ package xt
 import (
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -136,3 +137,22 @@ var ttlOps = []string{"==", "!=", "<", ">"}
 func (m *TTL) Print(b *strings.Builder, _ ruleset.Fmt) {
 	b.WriteString(" TTL match TTL " + ttlOps[m.Mode&3] + " " + Utoa(uint64(m.Value)))
 }
+
+// ttlCompare is ttl_mt / hl_mt64: the packet's TTL (hop limit) against
+// the value; an unknown mode does not match.
+func ttlCompare(mode, have, want uint8) bool {
+	switch mode {
+	case TTLEq:
+		return have == want
+	case TTLNe:
+		return have != want
+	case TTLLt:
+		return have < want
+	case TTLGt:
+		return have > want
+	}
+	return false
+}
+
+// Match implements pkt.Matcher as xt_ttl's ttl_mt (IPv4 TTL).
+func (m *TTL) Match(c *pkt.Ctx) bool { return ttlCompare(m.Mode, c.P.TTL, m.Value) }
