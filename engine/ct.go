@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"net/netip"
+
 	"github.com/rampartfw/rampart/conntrack"
 	"github.com/rampartfw/rampart/pkt"
 )
@@ -34,6 +36,16 @@ func (ct *Conntrack) Track(c *pkt.Ctx) {
 	}
 	ct.cur.Apply(c)
 	c.Conns = ct.T
+	c.NAT = ct
+}
+
+// BindNAT implements pkt.NATBinder on the current packet's entry.
+func (ct *Conntrack) BindNAT(c *pkt.Ctx, dst bool, addr netip.Addr, minPort, maxPort uint16) bool {
+	kind := conntrack.SNAT
+	if dst {
+		kind = conntrack.DNAT
+	}
+	return ct.has && ct.T.SetNAT(&ct.cur, kind, addr, minPort, maxPort, c.Now)
 }
 
 // Confirm implements Tracker.

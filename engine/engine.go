@@ -78,7 +78,7 @@ var hookTables = [5][]tableAt{
 func (e *Engine) Process(p *pkt.Packet, now time.Time, trace Tracer) Result {
 	res := Result{Path: e.Host.PathOf(p.Src, p.Dst), Verdict: pkt.Accept}
 	rs := e.Rulesets[p.Family]
-	c := &pkt.Ctx{P: p, Now: now, Store: e.Store}
+	c := &pkt.Ctx{P: p, Now: now, Store: e.Store, Host: e.Host}
 	tracked := false
 	for _, hs := range res.Path.Hooks {
 		c.Hook, c.In, c.Out = hs.Hook, hs.In, hs.Out
@@ -113,6 +113,11 @@ func (e *Engine) Process(p *pkt.Packet, now time.Time, trace Tracer) Result {
 			v, why := Table(t, hs.Hook.String(), c, trace)
 			if c.Undecided != "" && res.Undecided == "" {
 				res.Undecided = c.Undecided
+			}
+			if v == pkt.Queue && c.QueueBypass {
+				// NFQUEUE --queue-bypass with no program on the queue (the
+				// simulation's assumption): the next table goes on.
+				v, c.QueueBypass = pkt.Accept, false
 			}
 			if v != pkt.Accept {
 				res.Verdict, res.Reason, res.CTState = v, why, c.CTState

@@ -38,6 +38,14 @@ func NewHost() *Host {
 	}
 }
 
+// Iface implements pkt.Host: interface i with its addresses.
+func (h *Host) Iface(i int) (string, []netip.Prefix, bool) {
+	if i < 0 || i >= len(h.Ifaces) {
+		return "", nil, false
+	}
+	return h.Ifaces[i].Name, h.Ifaces[i].Addrs, true
+}
+
 // AddIface adds (or extends) an interface from "NAME=ADDR/LEN[,ADDR/LEN...]".
 func (h *Host) AddIface(spec string) error {
 	name, addrs, ok := strings.Cut(spec, "=")

@@ -100,3 +100,5 @@ func BenchmarkTraverse(b *testing.B) {
 		engine.Table(tbl, "INPUT", c, nil)
 	}
 }
+
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }

@@ -72,6 +72,9 @@ type Ctx struct {
 	// SrcMAC is the link-layer source of a received frame (HasMAC).
 	SrcMAC [6]byte
 	HasMAC bool
+	// DstMAC is the link-layer destination of that frame (HasMAC), for
+	// LOG's MAC= field.
+	DstMAC [6]byte
 	Mark   uint32 // skb->mark
 
 	// NoTrack is set by NOTRACK / CT --notrack in the raw table: the
@@ -96,6 +99,12 @@ type Ctx struct {
 	// Facts answers matches that need what a capture lacks (socket owner,
 	// ipset contents, bridge ports); nil means "unknown".
 	Facts Facts
+	// AddrType classifies an address as the host's routing does, for the
+	// addrtype and pkttype matches; dev "" means any device. IPv4: 1 <<
+	// inet_dev_addr_type (RTN_* numbering); IPv6: the 1<<RTN_LOCAL,
+	// 1<<RTN_ANYCAST and 1<<RTN_UNREACHABLE bits of xt_addrtype's
+	// match_lookup_rt6. nil or !ok means unknown.
+	AddrType func(a netip.Addr, dev string) (types uint16, ok bool)
 
 	// Undecided is set by a match that cannot decide; the engine reports
 	// it instead of guessing.
@@ -103,6 +112,16 @@ type Ctx struct {
 
 	// Set by targets.
 	QueueNum uint16
+	// QueueBypass is NFQUEUE's --queue-bypass: with no program listening
+	// on the queue the kernel goes on as if the table accepted, instead of
+	// dropping.
+	QueueBypass bool
+	// NAT records a NAT target's binding on the packet's new conntrack
+	// entry (set by the engine's conntrack; nil without it).
+	NAT NATBinder
+	// Host describes the simulated host's interfaces (MASQUERADE,
+	// REDIRECT); nil when unknown.
+	Host Host
 	Reject   string // REJECT's --reject-with, for reports
 	Log      []string
 }
@@ -166,6 +185,22 @@ type ConnTable interface {
 	Lookup(t Tuple, now time.Time) (conn *Conn, closed, ok bool)
 	// PacketTuple is nf_ct_get_tuplepr: the tuple of the packet's headers.
 	PacketTuple(p *Packet) (Tuple, bool)
+}
+
+// NATBinder is nf_nat_setup_info for the packet's new conntrack entry:
+// dst selects DNAT (else SNAT), addr is the new address (invalid: keep),
+// minPort-maxPort the range for the new port or ICMP id (both 0: keep it,
+// or map it into the kernel's default class when the tuple is taken). It
+// reports whether a binding was recorded.
+type NATBinder interface {
+	BindNAT(c *Ctx, dst bool, addr netip.Addr, minPort, maxPort uint16) bool
+}
+
+// Host is what targets may ask about the simulated host: Iface returns
+// interface i (0, 1, ...) with its addresses in the order they were
+// configured; ok is false past the last one.
+type Host interface {
+	Iface(i int) (name string, addrs []netip.Prefix, ok bool)
 }
 
 // Matcher is implemented by extension matches that can evaluate a packet.

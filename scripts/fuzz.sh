@@ -6,7 +6,7 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 FUZZTIME=${FUZZTIME:-20s}
-targets="./iptext:FuzzArgv ./ipt:FuzzRestore"
+targets="./iptext:FuzzArgv ./ipt:FuzzRestore ./pkt:FuzzDecode ./engine:FuzzEngine"
 fails=0
 for t in $targets; do
   pkg=${t%%:*}; fn=${t#*:}
