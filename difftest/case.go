@@ -347,7 +347,7 @@ func (o *Outcome) Verdicts() string {
 	for _, i := range idx {
 		pi := o.Packets[i]
 		var path []string
-		for _, h := range pi.Result.Path.Hooks {
+		for _, h := range pi.Result.Path.Steps() {
 			path = append(path, h.Hook.String()+"("+h.In+">"+h.Out+")")
 		}
 		fmt.Fprintf(&b, "#%d %s | %s | %s by %s/%s/%d (%s) | %s\n", i, pi.Summary, strings.Join(path, " "), pi.Result.Verdict,

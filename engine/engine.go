@@ -28,6 +28,8 @@ type Engine struct {
 	Host     *Host
 	CT       Tracker
 	Store    *Store
+
+	ctx pkt.Ctx // reused for each packet
 }
 
 // New returns an engine over the rulesets (either may be nil).
@@ -78,9 +80,10 @@ var hookTables = [5][]tableAt{
 func (e *Engine) Process(p *pkt.Packet, now time.Time, trace Tracer) Result {
 	res := Result{Path: e.Host.PathOf(p.Src, p.Dst), Verdict: pkt.Accept}
 	rs := e.Rulesets[p.Family]
-	c := &pkt.Ctx{P: p, Now: now, Store: e.Store, Host: e.Host}
+	e.ctx = pkt.Ctx{P: p, Now: now, Store: e.Store, Host: e.Host, Log: e.ctx.Log[:0]}
+	c := &e.ctx
 	tracked := false
-	for _, hs := range res.Path.Hooks {
+	for _, hs := range res.Path.Steps() {
 		c.Hook, c.In, c.Out = hs.Hook, hs.In, hs.Out
 		res.Hook = hs.Hook
 		for _, ta := range hookTables[hs.Hook] {

@@ -121,8 +121,18 @@ func (h *Host) Lookup(dst netip.Addr) string {
 
 // Path is the hooks a packet crosses, with its interfaces.
 type Path struct {
-	Hooks   []HookStep
+	steps   [4]HookStep
+	n       int
 	Routing string // why routing stops the packet early, "" when it does not
+}
+
+// Steps returns the hooks in order.
+func (p *Path) Steps() []HookStep { return p.steps[:p.n] }
+
+func mkPath(routing string, steps ...HookStep) Path {
+	p := Path{Routing: routing, n: len(steps)}
+	copy(p.steps[:], steps)
+	return p
 }
 
 // HookStep is one hook on a packet's path.
@@ -143,13 +153,13 @@ func (h *Host) PathOf(src, dst netip.Addr) Path {
 	srcLocal, dstLocal := h.IsLocal(src), h.IsLocal(dst)
 	switch {
 	case srcLocal && dstLocal:
-		return Path{Hooks: []HookStep{{ruleset.LocalOut, "", "lo"}, {ruleset.PostRouting, "", "lo"}, {ruleset.PreRouting, "lo", ""}, {ruleset.LocalIn, "lo", ""}}}
+		return mkPath("", HookStep{ruleset.LocalOut, "", "lo"}, HookStep{ruleset.PostRouting, "", "lo"}, HookStep{ruleset.PreRouting, "lo", ""}, HookStep{ruleset.LocalIn, "lo", ""})
 	case srcLocal:
 		out := h.Lookup(dst)
 		if out == "" {
-			return Path{Routing: "no route to " + dst.String()}
+			return mkPath("no route to " + dst.String())
 		}
-		return Path{Hooks: []HookStep{{ruleset.LocalOut, "", out}, {ruleset.PostRouting, "", out}}}
+		return mkPath("", HookStep{ruleset.LocalOut, "", out}, HookStep{ruleset.PostRouting, "", out})
 	}
 	in := h.Lookup(src)
 	if in == "" {
@@ -157,19 +167,19 @@ func (h *Host) PathOf(src, dst netip.Addr) Path {
 	}
 	pre := HookStep{ruleset.PreRouting, in, ""}
 	if in != "lo" && (src.IsLoopback() || dst.IsLoopback()) {
-		return Path{Hooks: []HookStep{pre}, Routing: "martian address on " + in}
+		return mkPath("martian address on "+in, pre)
 	}
 	if dstLocal || dst.IsMulticast() || isBroadcast(dst) {
-		return Path{Hooks: []HookStep{pre, {ruleset.LocalIn, in, ""}}}
+		return mkPath("", pre, HookStep{ruleset.LocalIn, in, ""})
 	}
 	if !h.Forwarding {
-		return Path{Hooks: []HookStep{pre}, Routing: "forwarding is off"}
+		return mkPath("forwarding is off", pre)
 	}
 	out := h.Lookup(dst)
 	if out == "" {
-		return Path{Hooks: []HookStep{pre}, Routing: "no route to " + dst.String()}
+		return mkPath("no route to "+dst.String(), pre)
 	}
-	return Path{Hooks: []HookStep{pre, {ruleset.Forward, in, out}, {ruleset.PostRouting, "", out}}}
+	return mkPath("", pre, HookStep{ruleset.Forward, in, out}, HookStep{ruleset.PostRouting, "", out})
 }
 
 func isBroadcast(a netip.Addr) bool {

@@ -174,7 +174,7 @@ func cmdSimulate(args []string) int {
 		vl := verdictLine{Index: fr.Index, Time: fr.Time.UTC().Format("2006-01-02T15:04:05.000000000Z"),
 			Hook: res.Hook.String(), Verdict: res.Verdict.String(), Table: res.Reason.Table, Chain: res.Reason.Chain,
 			Rule: res.Reason.Rule, Policy: res.Reason.Policy, Why: res.Reason.Why, State: stateName(res.CTState), Undecided: res.Undecided}
-		for _, h := range res.Path.Hooks {
+		for _, h := range res.Path.Steps() {
 			vl.Path = append(vl.Path, h.Hook.String())
 		}
 		b, _ := json.Marshal(vl)
