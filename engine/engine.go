@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
+	"github.com/rampartfw/rampart/xt"
 )
 
 // Tracker is connection tracking as the engine uses it (package conntrack
@@ -29,7 +31,9 @@ type Engine struct {
 	CT       Tracker
 	Store    *Store
 
-	ctx pkt.Ctx // reused for each packet
+	ctx      pkt.Ctx // reused for each packet
+	loaded   bool    // load-time checks done
+	addrType func(netip.Addr, string) (uint16, bool)
 }
 
 // New returns an engine over the rulesets (either may be nil).
@@ -44,6 +48,7 @@ func New(v4, v6 *ruleset.Ruleset, host *Host, ct Tracker) *Engine {
 	if v6 != nil {
 		e.Rulesets[ruleset.IPv6] = v6
 	}
+	e.addrType = host.AddrType
 	return e
 }
 
@@ -75,12 +80,39 @@ var hookTables = [5][]tableAt{
 	ruleset.PostRouting: {{"mangle", false}, {"nat", true}},
 }
 
+// load runs the load-time checks of stateful matches (hashlimit tables,
+// recent lists) in the order the kernel loads the rules, at the time of
+// the first packet (the rules are loaded just before the capture starts).
+func (e *Engine) load(now time.Time) {
+	e.loaded = true
+	for _, f := range []ruleset.Family{ruleset.IPv4, ruleset.IPv6} {
+		rs := e.Rulesets[f]
+		if rs == nil {
+			continue
+		}
+		for _, t := range rs.Tables() {
+			for _, c := range t.Chains {
+				for _, r := range c.Rules {
+					for _, m := range r.Matches {
+						if ck, ok := m.(xt.Checker); ok {
+							ck.Check(e.Store, now)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // Process runs one packet through the host at time now. The packet's
 // family picks the ruleset; trace (may be nil) sees every rule visited.
 func (e *Engine) Process(p *pkt.Packet, now time.Time, trace Tracer) Result {
 	res := Result{Path: e.Host.PathOf(p.Src, p.Dst), Verdict: pkt.Accept}
 	rs := e.Rulesets[p.Family]
-	e.ctx = pkt.Ctx{P: p, Now: now, Store: e.Store, Host: e.Host, Log: e.ctx.Log[:0]}
+	if !e.loaded {
+		e.load(now)
+	}
+	e.ctx = pkt.Ctx{P: p, Now: now, Store: e.Store, Host: e.Host, AddrType: e.addrType, Log: e.ctx.Log[:0]}
 	c := &e.ctx
 	tracked := false
 	for _, hs := range res.Path.Steps() {

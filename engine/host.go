@@ -185,3 +185,72 @@ func (h *Host) PathOf(src, dst netip.Addr) Path {
 func isBroadcast(a netip.Addr) bool {
 	return a.Is4() && a == netip.AddrFrom4([4]byte{255, 255, 255, 255})
 }
+
+// Route types (RTN_*) as inet_dev_addr_type reports them.
+const (
+	rtnUnicast     = 1
+	rtnLocal       = 2
+	rtnBroadcast   = 3
+	rtnAnycast     = 4
+	rtnMulticast   = 5
+	rtnUnreachable = 7
+)
+
+// AddrType classifies a as the kernel's routing would for the addrtype
+// and pkttype matches: for IPv4 the bit 1<<inet_dev_addr_type (a lookup in
+// the local table, restricted to dev when it is not ""), for IPv6 the
+// LOCAL, ANYCAST and UNREACHABLE bits of xt_addrtype's route lookup.
+func (h *Host) AddrType(a netip.Addr, dev string) (uint16, bool) {
+	if a.Is4() {
+		b := a.As4()
+		switch {
+		case b[0] == 0 || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+			return 1 << rtnBroadcast, true
+		case a.IsMulticast():
+			return 1 << rtnMulticast, true
+		}
+		for _, ifc := range h.Ifaces {
+			if dev != "" && ifc.Name != dev {
+				continue
+			}
+			for _, p := range ifc.Addrs {
+				if !p.Addr().Is4() {
+					continue
+				}
+				if p.Addr() == a || ifc.Name == "lo" && p.Contains(a) {
+					return 1 << rtnLocal, true
+				}
+				if p.Bits() < 31 && directedBroadcast(p) == a {
+					return 1 << rtnBroadcast, true
+				}
+			}
+		}
+		return 1 << rtnUnicast, true
+	}
+	var t uint16
+	for _, ifc := range h.Ifaces {
+		if dev != "" && ifc.Name != dev {
+			continue
+		}
+		for _, p := range ifc.Addrs {
+			if p.Addr() == a {
+				t |= 1 << rtnLocal
+			}
+			// The subnet-router anycast address of a connected prefix.
+			if p.Addr().Is6() && p.Bits() < 127 && p.Masked().Addr() == a {
+				t |= 1 << rtnAnycast
+			}
+		}
+	}
+	if t == 0 && h.Lookup(a) == "" && !a.IsLinkLocalUnicast() && !a.IsMulticast() {
+		t |= 1 << rtnUnreachable
+	}
+	return t, true
+}
+
+func directedBroadcast(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().As4()
+	host := ^uint32(0) >> uint(p.Bits())
+	v := (uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])) | host
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}

@@ -52,6 +52,9 @@ type Conn struct {
 	Helper      string
 	// Packets and bytes per direction, for connbytes.
 	Packets, Bytes [2]uint64
+	// Labels are the connection's 128 connlabel bits (nf_conn_labels):
+	// bit n is Labels[n/64] bit n%64.
+	Labels [2]uint64
 }
 
 // StateStore keeps the state of stateful matches (limit buckets, hashlimit

@@ -3,6 +3,7 @@ package xt
 import (
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -54,3 +55,8 @@ func (t *Audit) Save(b *strings.Builder, _ ruleset.Fmt) { b.WriteString(" --type
 
 // Print implements ruleset.Extension.
 func (t *Audit) Print(b *strings.Builder, _ ruleset.Fmt) { b.WriteString(" AUDIT " + t.typeName()) }
+
+// Act implements pkt.Actor as xt_AUDIT's audit_tg does: it emits an audit
+// record (NETFILTER_PKT, when auditing is on) and the packet goes on; the
+// type is only recorded, it never decides the packet.
+func (t *Audit) Act(*pkt.Ctx) pkt.Verdict { return pkt.Continue }

@@ -3,6 +3,7 @@ package xt
 import (
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -41,3 +42,10 @@ func (t *Checksum) Save(b *strings.Builder, _ ruleset.Fmt) { b.WriteString(" --c
 
 // Print implements ruleset.Extension.
 func (t *Checksum) Print(b *strings.Builder, _ ruleset.Fmt) { b.WriteString(" CHECKSUM fill") }
+
+// Act implements pkt.Actor as xt_CHECKSUM's checksum_tg does: it computes
+// a checksum the stack left to offload (skb_checksum_help, for a
+// CHECKSUM_PARTIAL skb that is not GSO) and the packet goes on. Whether a
+// packet is CHECKSUM_PARTIAL is not in a capture, and no rule sees
+// checksums, so the packet is left as it is.
+func (t *Checksum) Act(*pkt.Ctx) pkt.Verdict { return pkt.Continue }

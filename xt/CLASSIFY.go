@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -103,3 +104,9 @@ func (t *Classify) Save(b *strings.Builder, _ ruleset.Fmt) {
 func (t *Classify) Print(b *strings.Builder, _ ruleset.Fmt) {
 	b.WriteString(" CLASSIFY set " + classifyHex(t.Priority>>16, 0) + ":" + classifyHex(t.Priority&0xFFFF, 0))
 }
+
+// Act implements pkt.Actor as xt_CLASSIFY's classify_tg does: it sets
+// skb->priority to Priority and the packet goes on. Nothing in rampart's
+// model reads the priority (it selects a tc class on the way out), so it
+// is not kept.
+func (t *Classify) Act(*pkt.Ctx) pkt.Verdict { return pkt.Continue }

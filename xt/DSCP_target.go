@@ -3,6 +3,7 @@ package xt
 import (
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -74,4 +75,15 @@ func (t *DSCPTarget) Save(b *strings.Builder, _ ruleset.Fmt) {
 // Print implements ruleset.Extension.
 func (t *DSCPTarget) Print(b *strings.Builder, _ ruleset.Fmt) {
 	b.WriteString(" DSCP set " + tgHex02(t.Value))
+}
+
+// Act implements pkt.Actor as xt_DSCP's dscp_tg / dscp_tg6 do: when the
+// packet's DSCP (the upper six bits of the TOS byte or traffic class)
+// differs from Value, it is replaced, keeping the two ECN bits. The packet
+// goes on.
+func (t *DSCPTarget) Act(c *pkt.Ctx) pkt.Verdict {
+	if c.P.TOS>>2 != t.Value {
+		tgSetDSField(c.P, 0x03, t.Value<<2)
+	}
+	return pkt.Continue
 }

@@ -9,3 +9,6 @@ func init() {
 		Options: []Option{{Name: "hl-set", Arg: ReqArg}, {Name: "hl-dec", Arg: ReqArg}, {Name: "hl-inc", Arg: ReqArg}},
 		New:     func() Parser { return &TTLTarget{HL: true, seen: map[string]bool{}} }})
 }
+
+// Evaluation: TTLTarget.Act (TTL_target.go) does both, as xt_HL does; the
+// IPv6 hop limit has no checksum to update.

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -22,6 +23,7 @@ type Nflog struct {
 	Threshold uint16
 
 	seen map[string]bool
+	line string // the c.Log line, built on first use
 }
 
 var nflogOpts = []string{"nflog-group", "nflog-prefix", "nflog-range", "nflog-size", "nflog-threshold"}
@@ -111,3 +113,19 @@ func (t *Nflog) Save(b *strings.Builder, _ ruleset.Fmt) { t.write(b, "--") }
 
 // Print implements ruleset.Extension.
 func (t *Nflog) Print(b *strings.Builder, _ ruleset.Fmt) { t.write(b, "") }
+
+// Act implements pkt.Actor as nf_tables' log expression with a group does
+// (nft_log_eval, NF_LOG_TYPE_ULOG): the packet is handed to nfnetlink_log
+// for group Group with the prefix (copied to any listener; none is
+// assumed) and the rule goes on. c.Log gets one line,
+// `NFLOG group=G prefix="P"` (the prefix part only when one is set).
+func (t *Nflog) Act(c *pkt.Ctx) pkt.Verdict {
+	if t.line == "" {
+		t.line = "NFLOG group=" + strconv.Itoa(int(t.Group))
+		if t.Prefix != "" {
+			t.line += " prefix=" + strconv.Quote(t.Prefix)
+		}
+	}
+	c.Log = append(c.Log, t.line)
+	return pkt.Continue
+}

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -143,4 +144,37 @@ func (t *Nfqueue) Print(b *strings.Builder, _ ruleset.Fmt) {
 	if t.CPUFanout {
 		b.WriteString(" cpu-fanout")
 	}
+}
+
+// Act implements pkt.Actor as xt_NFQUEUE's nfqueue_tg_v3 does: the
+// verdict is NF_QUEUE to queue Num, or with --queue-balance one of Total
+// queues from Num: with --queue-cpu-fanout Num + cpu % Total (the CPU from
+// c.Facts), otherwise by nfqueue_hash, a jhash of the addresses with a
+// random seed drawn when the rule is loaded (undecidable). c.QueueNum gets
+// the queue, c.QueueBypass the --queue-bypass flag.
+//
+// Assumption: no program listens on the queue (a simulation has none).
+// Then nf_queue fails with -ESRCH and the kernel drops the packet, unless
+// the bypass flag is set: nf_hook_slow then goes on with the next hook
+// entry as if the table had accepted. The engine resolves a Queue verdict
+// with QueueBypass that way.
+func (t *Nfqueue) Act(c *pkt.Ctx) pkt.Verdict {
+	q := t.Num
+	if t.Total > 1 {
+		cpu, ok := uint32(0), false
+		if t.CPUFanout && c.Facts != nil {
+			cpu, ok = c.Facts.CPU()
+		}
+		switch {
+		case ok:
+			q = t.Num + uint16(cpu%uint32(t.Total))
+		case t.CPUFanout:
+			c.Undecide("NFQUEUE --queue-cpu-fanout: the CPU is unknown")
+		default:
+			c.Undecide("NFQUEUE --queue-balance: the kernel picks the queue by a randomly seeded hash")
+		}
+	}
+	c.QueueNum = q
+	c.QueueBypass = t.Bypass
+	return pkt.Queue
 }

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -133,6 +134,27 @@ func (t *Reject) Save(b *strings.Builder, _ ruleset.Fmt) {
 // Print implements ruleset.Extension.
 func (t *Reject) Print(b *strings.Builder, _ ruleset.Fmt) {
 	b.WriteString(" reject-with " + t.WithName())
+}
+
+// Act implements pkt.Actor as ipt_REJECT's reject_tg / ip6t_REJECT's
+// reject_tg6 do: whatever the reject type, the verdict is NF_DROP; c.Reject
+// names the reply the kernel tries to send (the --reject-with type).
+//
+// The engine does not inject the reply. In the kernel it is a new packet:
+// nf_send_unreach/nf_send_unreach6 hand it to icmp_send/icmpv6_send,
+// nf_send_reset/nf_send_reset6 build the RST themselves (attached to the
+// rejected packet's conntrack entry with nf_ct_attach); both leave through
+// ip_local_out/ip6_local_out, that is through the OUTPUT hook (raw,
+// mangle, nat, filter, security) and then POSTROUTING, like any locally
+// generated packet. No reply is sent at all for a non-first fragment, a
+// packet whose checksum fails (where nf_reject_verify_csum applies), a
+// TCP RST (tcp-reset), or, for ICMP replies, an ICMP error, a broadcast or
+// multicast destination and a reply suppressed by icmp rate limiting;
+// icmp-echo-reply does nothing but drop. The verdict is the same in every
+// case.
+func (t *Reject) Act(c *pkt.Ctx) pkt.Verdict {
+	c.Reject = t.WithName()
+	return pkt.Drop
 }
 
 // Helpers shared by the target extensions (REJECT.go, LOG.go, ...).

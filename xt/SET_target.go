@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -172,3 +173,23 @@ func (t *SetTarget) Save(b *strings.Builder, _ ruleset.Fmt) { t.write(b, "--") }
 
 // Print implements ruleset.Extension.
 func (t *SetTarget) Print(b *strings.Builder, _ ruleset.Fmt) { t.write(b, "") }
+
+// SetTargetFacts is implemented by a pkt.Facts that keeps ipset contents:
+// ApplySetTarget does what xt_set's set_target_v3 does for the packet
+// (ip_set_add with --exist and --timeout, ip_set_del, and for --map-set
+// the skbinfo extensions: c.Mark from --map-mark, priority and queue
+// mapping) and reports false when it cannot.
+type SetTargetFacts interface {
+	ApplySetTarget(c *pkt.Ctx, t *SetTarget) bool
+}
+
+// Act implements pkt.Actor: the SET target changes ipsets that later set
+// matches see (and with --map-set the mark), which only c.Facts can model;
+// without it the packet is undecided. The verdict is always XT_CONTINUE.
+func (t *SetTarget) Act(c *pkt.Ctx) pkt.Verdict {
+	if f, ok := c.Facts.(SetTargetFacts); ok && f.ApplySetTarget(c, t) {
+		return pkt.Continue
+	}
+	c.Undecide("SET: ipset contents are unknown")
+	return pkt.Continue
+}

@@ -1,8 +1,10 @@
 package xt
 
 import (
+	"encoding/binary"
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -146,4 +148,45 @@ func (t *TOSTarget) Print(b *strings.Builder, f ruleset.Fmt) {
 	default:
 		b.WriteString(" TOS set " + tgHex02(t.Value) + "/" + tgHex02(t.Mask))
 	}
+}
+
+// Act implements pkt.Actor as xt_DSCP's tos_tg / tos_tg6 do: the new TOS
+// byte (IPv4) or traffic class (IPv6) is (old AND NOT Mask) XOR Value,
+// written only when it differs, ECN bits included; IPv4 updates the header
+// checksum as ipv4_change_dsfield does. The packet goes on.
+func (t *TOSTarget) Act(c *pkt.Ctx) pkt.Verdict {
+	p := c.P
+	nv := (p.TOS &^ t.Mask) ^ t.Value
+	if nv != p.TOS {
+		tgSetDSField(p, 0, nv)
+	}
+	return pkt.Continue
+}
+
+// tgSetDSField is ipv4_change_dsfield / ipv6_change_dsfield: the DS field
+// becomes (old AND mask) OR value, in Raw (with the kernel's incremental
+// IPv4 checksum update) and in p.TOS.
+func tgSetDSField(p *pkt.Packet, mask, value uint8) {
+	ds := p.TOS&mask | value
+	if p.Family == ruleset.IPv6 {
+		if len(p.Raw) >= 2 {
+			w := binary.BigEndian.Uint16(p.Raw[0:2])
+			w = w&(uint16(mask)<<4|0xf00f) | uint16(value)<<4
+			binary.BigEndian.PutUint16(p.Raw[0:2], w)
+		}
+		p.TOS = ds
+		return
+	}
+	if len(p.Raw) >= 20 {
+		check := uint32(binary.BigEndian.Uint16(p.Raw[10:12]))
+		check += uint32(p.Raw[1])
+		if (check+1)>>16 != 0 {
+			check = (check + 1) & 0xffff
+		}
+		check -= uint32(ds)
+		check += check >> 16
+		binary.BigEndian.PutUint16(p.Raw[10:12], uint16(check))
+		p.Raw[1] = ds
+	}
+	p.TOS = ds
 }

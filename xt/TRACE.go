@@ -3,6 +3,7 @@ package xt
 import (
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -28,3 +29,7 @@ func (t *Trace) Save(*strings.Builder, ruleset.Fmt) {}
 
 // Print implements ruleset.Extension.
 func (t *Trace) Print(*strings.Builder, ruleset.Fmt) {}
+
+// Act implements pkt.Actor: "meta nftrace set 1" marks the packet for
+// nf_tables tracing (events for `nft monitor trace`); the packet goes on.
+func (t *Trace) Act(*pkt.Ctx) pkt.Verdict { return pkt.Continue }

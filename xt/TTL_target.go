@@ -1,9 +1,11 @@
 package xt
 
 import (
+	"encoding/binary"
 	"strconv"
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -99,4 +101,55 @@ func (t *TTLTarget) Save(b *strings.Builder, _ ruleset.Fmt) {
 func (t *TTLTarget) Print(b *strings.Builder, _ ruleset.Fmt) {
 	op := [...]string{"set to", "increment by", "decrement by"}[t.Mode%3]
 	b.WriteString(" " + t.ext() + " " + op + " " + strconv.Itoa(int(t.Value)))
+}
+
+// Act implements pkt.Actor as xt_HL's ttl_tg (IPv4) and hl_tg6 (IPv6) do:
+// the new TTL / hop limit is set, or the old one plus or minus Value
+// saturated at 255 and 0; for IPv4 the header checksum is updated
+// incrementally (csum_replace2 on the TTL/protocol word), and only when the
+// TTL changes. The packet goes on with the next rule.
+func (t *TTLTarget) Act(c *pkt.Ctx) pkt.Verdict {
+	p := c.P
+	var hl int
+	switch t.Mode {
+	case TTLSet:
+		hl = int(t.Value)
+	case TTLInc:
+		hl = min(int(p.TTL)+int(t.Value), 255)
+	case TTLDec:
+		hl = max(int(p.TTL)-int(t.Value), 0)
+	default:
+		hl = int(p.TTL)
+	}
+	if p.Family == ruleset.IPv6 {
+		if len(p.Raw) >= 40 {
+			p.Raw[7] = uint8(hl)
+		}
+		p.TTL = uint8(hl)
+		return pkt.Continue
+	}
+	if uint8(hl) != p.TTL && len(p.Raw) >= 20 {
+		old := binary.BigEndian.Uint16(p.Raw[8:10])
+		p.Raw[8] = uint8(hl)
+		tgCsumReplace2(p.Raw[10:12], old, binary.BigEndian.Uint16(p.Raw[8:10]))
+		p.TTL = uint8(hl)
+	}
+	return pkt.Continue
+}
+
+// tgCsumReplace2 is the kernel's csum_replace2 (RFC 1624, eqn. 3): the
+// Internet checksum at sum (big-endian) after a 16-bit word of the covered
+// data changed from old to new.
+func tgCsumReplace2(sum []byte, old, new uint16) {
+	tgCsumUpdate(sum, uint32(^old)+uint32(new))
+}
+
+// tgCsumUpdate adds the one's complement sum delta to the checksum at sum:
+// HC' = ~(~HC + delta).
+func tgCsumUpdate(sum []byte, delta uint32) {
+	s := uint32(^binary.BigEndian.Uint16(sum)) + delta
+	for s>>16 != 0 {
+		s = s&0xffff + s>>16
+	}
+	binary.BigEndian.PutUint16(sum, ^uint16(s))
 }

@@ -4,7 +4,9 @@ import (
 	"math/bits"
 	"net/netip"
 	"strings"
+	"time"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -55,6 +57,8 @@ type Hashlimit struct {
 	Interval   uint32 // rate-match interval in seconds
 	// Family is the rule's family (it decides the default masks).
 	Family ruleset.Family
+
+	key any // the store key of the table, hashlimitKey boxed once
 }
 
 type hashlimitParser struct {
@@ -396,6 +400,7 @@ func (p *hashlimitParser) Final(ctx *Context) (ruleset.Extension, error) {
 			return nil, Kernel("Numerical result out of range")
 		}
 	}
+	m.key = hashlimitKey{m.TableName, m.Family}
 	return &m, nil
 }
 
@@ -646,3 +651,427 @@ func (m *Hashlimit) Save(b *strings.Builder, _ ruleset.Fmt) { m.write(b, true) }
 
 // Print implements ruleset.Extension.
 func (m *Hashlimit) Print(b *strings.Builder, _ ruleset.Fmt) { m.write(b, false) }
+
+// Checker is implemented by matches whose kernel checkentry creates or
+// changes state shared between rules (hashlimit tables, recent lists). The
+// kernel runs it when a rule is loaded, so the first rule loaded decides a
+// shared table's settings; an engine that calls Check for every rule in
+// load order before the first packet gets that exactly. Without it, Match
+// does the same when the rule first sees a packet.
+type Checker interface {
+	Check(s pkt.StateStore, now time.Time)
+}
+
+// Kernel settings of xt_hashlimit that depend on the machine.
+var (
+	// HashlimitDefaultSize is the htable-size the kernel picks when the
+	// rule gives none: 8192 on a machine with more than 1 GiB of memory
+	// (smaller ones get RAM/16384/8 buckets, at least 16). The default
+	// htable-max is 8 times the size.
+	HashlimitDefaultSize uint32 = 8192
+)
+
+const hashlimitMaxSize = 1048576 // HASHLIMIT_MAX_SIZE
+
+// hashlimitJiffy is one jiffy at HZ=250 in nanoseconds.
+const hashlimitJiffy = int64(time.Second / hashlimitHZ)
+
+// rlJiffies is jiffies (HZ=250) at the packet's time, counted from the
+// Unix epoch: the kernel's jiffies start at an arbitrary phase, and only
+// differences and the jiffy boundaries matter to the rate matches; where a
+// boundary falls between two packets less than a jiffy apart is the one
+// thing this cannot know.
+func rlJiffies(t time.Time) uint64 {
+	n := t.UnixNano()
+	q := n / hashlimitJiffy
+	if n%hashlimitJiffy != 0 && n < 0 {
+		q--
+	}
+	return uint64(q)
+}
+
+// msecsToJiffies is msecs_to_jiffies at HZ=250 (rounding up).
+func msecsToJiffies(ms uint32) uint64 { return (uint64(ms) + 3) / 4 }
+
+// hashlimitKey names a table: the kernel keeps one per name and family in
+// each network namespace (a Store).
+type hashlimitKey struct {
+	name string
+	fam  ruleset.Family
+}
+
+// hashlimitDst is struct dsthash_dst: the masked addresses and ports the
+// table is keyed on.
+type hashlimitDst struct {
+	src, dst         [16]byte
+	srcPort, dstPort uint16
+}
+
+// hashlimitEnt is struct dsthash_ent. w is the rateinfo union as the
+// kernel lays it out on a 64-bit little-endian machine: credit,
+// credit_cap, cost; or interval|prev_window<<32, current_rate, rate,
+// burst. A table and a rule that disagree on rate-match read each other's
+// fields as the kernel does.
+type hashlimitEnt struct {
+	expires, prev uint64
+	w             [4]uint64
+}
+
+// hashlimitTable is struct xt_hashlimit_htable: the settings of the rule
+// that created it (size and max adjusted), its entries and its garbage
+// collection clock.
+type hashlimitTable struct {
+	ok      bool
+	cfg     Hashlimit
+	size    uint32
+	max     uint32
+	ents    map[hashlimitDst]*hashlimitEnt
+	free    []*hashlimitEnt
+	gcEvery uint64 // jiffies
+	nextGC  uint64
+}
+
+func newHashlimitTable() any { return &hashlimitTable{} }
+
+func (m *Hashlimit) storeKey() any {
+	if m.key == nil {
+		m.key = hashlimitKey{m.TableName, m.Family}
+	}
+	return m.key
+}
+
+// table is htable_find_get, or htable_create with this rule's settings.
+func (m *Hashlimit) table(s pkt.StateStore, now time.Time) *hashlimitTable {
+	t := s.Get(m.storeKey(), newHashlimitTable).(*hashlimitTable)
+	if t.ok {
+		return t
+	}
+	t.ok = true
+	t.cfg = *m
+	t.cfg.key = nil
+	size, max := m.Size, m.Max
+	if size > hashlimitMaxSize {
+		size = hashlimitMaxSize
+	}
+	if max > hashlimitMaxSize {
+		max = hashlimitMaxSize
+	}
+	if size == 0 {
+		size = HashlimitDefaultSize
+	}
+	if max == 0 {
+		max = 8 * size
+	} else if max < size {
+		max = size
+	}
+	t.size, t.max = size, max
+	t.ents = map[hashlimitDst]*hashlimitEnt{}
+	t.gcEvery = msecsToJiffies(m.GCInterval)
+	if t.gcEvery == 0 {
+		t.gcEvery = 1
+	}
+	t.nextGC = rlJiffies(now) + t.gcEvery
+	return t
+}
+
+// Check implements Checker: hashlimit_mt_check_common finds the table of
+// the rule's name and family or creates it with the rule's settings, and
+// starts its garbage collection every gc-interval from then.
+func (m *Hashlimit) Check(s pkt.StateStore, now time.Time) { m.table(s, now) }
+
+// gc runs the garbage collection passes due by now (htable_gc every
+// gc-interval after creation): the last pass frees every entry expired at
+// its time, which the earlier ones could only have freed too. The kernel's
+// work is deferrable and may run later on an idle CPU; here it runs on
+// time, before a packet of the same jiffy.
+func (t *hashlimitTable) gc(now uint64) {
+	if now < t.nextGC {
+		return
+	}
+	at := t.nextGC + (now-t.nextGC)/t.gcEvery*t.gcEvery
+	t.nextGC = at + t.gcEvery
+	for k, e := range t.ents {
+		if int64(at-e.expires) >= 0 {
+			delete(t.ents, k)
+			t.free = append(t.free, e)
+		}
+	}
+}
+
+// maskl is the kernel's maskl on a 32-bit word.
+func maskl(a uint32, l uint) uint32 {
+	if l == 0 {
+		return 0
+	}
+	return a & (^uint32(0) << (32 - l))
+}
+
+// maskAddr masks an address as hashlimit_init_dst does: the IPv4 address
+// in the first word, an IPv6 one word by word (hashlimit_ipv6_mask).
+func maskAddr(a netip.Addr, plen uint8) [16]byte {
+	var out [16]byte
+	if a.Is4() {
+		b := a.As4()
+		w := maskl(uint32(b[0])<<24|uint32(b[1])<<16|uint32(b[2])<<8|uint32(b[3]), uint(plen))
+		out[0], out[1], out[2], out[3] = byte(w>>24), byte(w>>16), byte(w>>8), byte(w)
+		return out
+	}
+	out = a.As16()
+	if plen >= 128 {
+		return out
+	}
+	i := int(plen / 32)
+	w := uint32(out[4*i])<<24 | uint32(out[4*i+1])<<16 | uint32(out[4*i+2])<<8 | uint32(out[4*i+3])
+	w = maskl(w, uint(plen%32))
+	out[4*i], out[4*i+1], out[4*i+2], out[4*i+3] = byte(w>>24), byte(w>>16), byte(w>>8), byte(w)
+	for j := 4 * (i + 1); j < 16; j++ {
+		out[j] = 0
+	}
+	return out
+}
+
+// ipv6SkipExthdr is ipv6_skip_exthdr from the end of the fixed header:
+// the offset of the first header that is not an extension header and its
+// type, stopping at a fragment header of a non-first fragment. ok is false
+// for "no next header" or a truncated header.
+func ipv6SkipExthdr(b []byte) (off int, next uint8, ok bool) {
+	next = b[6]
+	off = 40
+	for {
+		switch next {
+		case pkt.ProtoHopOpts, pkt.ProtoRouting, pkt.ProtoFragment, pkt.ProtoAH, pkt.ProtoDstOpts:
+		case pkt.ProtoNone:
+			return 0, 0, false
+		default:
+			return off, next, true
+		}
+		if len(b) < off+2 {
+			return 0, 0, false
+		}
+		var n int
+		switch next {
+		case pkt.ProtoFragment:
+			if len(b) < off+4 {
+				return 0, 0, false
+			}
+			if (uint16(b[off+2])<<8|uint16(b[off+3]))&^7 != 0 {
+				return off, next, true
+			}
+			n = 8
+		case pkt.ProtoAH:
+			n = (int(b[off+1]) + 2) << 2
+		default:
+			n = (int(b[off+1]) + 1) << 3
+		}
+		next = b[off]
+		off += n
+	}
+}
+
+// initDst is hashlimit_init_dst with the table's settings; ok false is
+// the kernel's -1 (the match then drops the packet).
+func (t *hashlimitTable) initDst(p *pkt.Packet) (d hashlimitDst, ok bool) {
+	cfg := &t.cfg
+	if cfg.Mode&HashlimitDstIP != 0 {
+		d.dst = maskAddr(p.Dst, cfg.DstMask)
+	}
+	if cfg.Mode&HashlimitSrcIP != 0 {
+		d.src = maskAddr(p.Src, cfg.SrcMask)
+	}
+	if cfg.Mode&(HashlimitDstPort|HashlimitSrcPort) == 0 {
+		return d, true
+	}
+	b := p.Raw
+	var off int
+	var next uint8
+	if cfg.Family == ruleset.IPv4 {
+		off, next = int(b[0]&0x0f)*4, b[9]
+	} else {
+		off, next, ok = ipv6SkipExthdr(b)
+		if !ok {
+			return d, false
+		}
+	}
+	// proto_ports_offset
+	poff := -1
+	switch next {
+	case pkt.ProtoTCP, pkt.ProtoUDP, pkt.ProtoUDPLite, pkt.ProtoSCTP, pkt.ProtoESP, 33: // 33: DCCP
+		poff = 0
+	case pkt.ProtoAH:
+		poff = 4
+	}
+	var sp, dp uint16
+	if poff >= 0 {
+		o := off + poff
+		if o+4 > len(b) {
+			return d, false
+		}
+		sp = uint16(b[o])<<8 | uint16(b[o+1])
+		dp = uint16(b[o+2])<<8 | uint16(b[o+3])
+	}
+	if cfg.Mode&HashlimitSrcPort != 0 {
+		d.srcPort = sp
+	}
+	if cfg.Mode&HashlimitDstPort != 0 {
+		d.dstPort = dp
+	}
+	return d, true
+}
+
+// user2rate is user2rate, user2rateBytes user2rate_bytes.
+func hashlimitUser2Rate(user uint64) uint64 {
+	if user == 0 {
+		return 0
+	}
+	return HashlimitScale / user
+}
+
+func hashlimitUser2RateBytes(user uint32) uint64 {
+	r := uint64(^uint32(0))
+	if user != 0 {
+		r = uint64(^uint32(0) / user)
+	}
+	return (r - 1) << hashlimitByteShift
+}
+
+// rateinfoInit is rateinfo_init (revision 3) with the table's settings.
+func (t *hashlimitTable) rateinfoInit(e *hashlimitEnt, now uint64) {
+	cfg := &t.cfg
+	e.prev = now
+	switch {
+	case cfg.Mode&HashlimitRateMatch != 0:
+		var rate, burst uint64
+		if cfg.Mode&HashlimitBytes != 0 {
+			rate = hashlimitUser2RateBytes(uint32(cfg.Avg))
+			burst = rate
+			if cfg.Burst != 0 {
+				burst = cfg.Burst * rate
+			}
+		} else {
+			rate = hashlimitUser2Rate(cfg.Avg)
+			burst = cfg.Burst + rate
+		}
+		e.w = [4]uint64{uint64(cfg.Interval), 0, rate, burst}
+	case cfg.Mode&HashlimitBytes != 0:
+		e.w = [4]uint64{hashlimitCPJBytes * hashlimitHZ, cfg.Burst, uint64(hashlimitUser2CreditsByte(uint32(cfg.Avg))), 0}
+	default:
+		credit := hashlimitUser2Credits(cfg.Avg * cfg.Burst)
+		e.w = [4]uint64{credit, credit, hashlimitUser2Credits(cfg.Avg), 0}
+	}
+}
+
+// rateinfoRecalc is rateinfo_recalc (revision 3) with the table's mode.
+func (t *hashlimitTable) rateinfoRecalc(e *hashlimitEnt, now uint64) {
+	delta := now - e.prev
+	if delta == 0 {
+		return
+	}
+	mode := t.cfg.Mode
+	if mode&HashlimitRateMatch != 0 {
+		interval := uint64(uint32(e.w[0]) * hashlimitHZ) // u32 arithmetic
+		if delta < interval {
+			return
+		}
+		e.prev = now
+		var pw uint64
+		if e.w[1]*interval > delta*e.w[2] {
+			pw = 1
+		}
+		e.w[0] = e.w[0]&0xffffffff | pw<<32
+		e.w[1] = 0
+		return
+	}
+	e.prev = now
+	var limit uint64
+	if mode&HashlimitBytes != 0 {
+		tmp := e.w[0]
+		e.w[0] += hashlimitCPJBytes * delta
+		limit = hashlimitCPJBytes * hashlimitHZ
+		if tmp >= e.w[0] {
+			e.w[0] = limit
+			return
+		}
+	} else {
+		e.w[0] += delta * hashlimitCPJ
+		limit = e.w[1]
+	}
+	if e.w[0] > limit {
+		e.w[0] = limit
+	}
+}
+
+// byteCost is hashlimit_byte_cost.
+func hashlimitByteCost(n uint32, e *hashlimitEnt) uint64 {
+	tmp := uint64(n>>hashlimitByteShift+1) * e.w[2]
+	if tmp > hashlimitCPJBytes*hashlimitHZ {
+		tmp = hashlimitCPJBytes * hashlimitHZ
+	}
+	if e.w[0] < tmp && e.w[1] != 0 {
+		e.w[1]--
+		e.w[0] = hashlimitCPJBytes * hashlimitHZ
+	}
+	return uint64(uint32(tmp))
+}
+
+// Match implements pkt.Matcher as hashlimit_mt_common (revision 3). The
+// table is shared by name and family in the store and keeps the settings
+// of the rule that created it: the key (mode, masks), the bucket sizes of
+// new entries, expiry and garbage collection come from the table, the
+// decision (upto/above, bytes, rate-match) from this rule. Times are
+// jiffies at HZ=250 (rlJiffies); entries expire only when the garbage
+// collection runs (a lookup finds an expired entry and refills it), and
+// a full table (htable-max) or a packet whose ports cannot be read drops
+// the packet (hotdrop: c.DropNow).
+func (m *Hashlimit) Match(c *pkt.Ctx) bool {
+	t := m.table(c.Store, c.Now)
+	now := rlJiffies(c.Now)
+	t.gc(now)
+	d, ok := t.initDst(c.P)
+	if !ok {
+		c.DropNow = true
+		return false
+	}
+	e := t.ents[d]
+	expires := now + msecsToJiffies(t.cfg.Expire)
+	if e == nil {
+		if uint32(len(t.ents)) >= t.max {
+			c.DropNow = true
+			return false
+		}
+		if n := len(t.free); n > 0 {
+			e = t.free[n-1]
+			t.free = t.free[:n-1]
+		} else {
+			e = &hashlimitEnt{}
+		}
+		t.ents[d] = e
+		e.expires = expires
+		t.rateinfoInit(e, now)
+	} else {
+		e.expires = expires
+		t.rateinfoRecalc(e, now)
+	}
+	inv := m.Mode&HashlimitInvert != 0
+	if m.Mode&HashlimitRateMatch != 0 {
+		cost := uint64(1)
+		if m.Mode&HashlimitBytes != 0 {
+			cost = uint64(c.P.Len)
+		}
+		e.w[1] += cost
+		if e.w[0]>>32 == 0 && e.w[1] <= e.w[3] {
+			return !inv
+		}
+		return inv
+	}
+	var cost uint64
+	if m.Mode&HashlimitBytes != 0 {
+		cost = hashlimitByteCost(c.P.Len, e)
+	} else {
+		cost = e.w[2]
+	}
+	if e.w[0] >= cost {
+		e.w[0] -= cost
+		return !inv
+	}
+	return inv
+}

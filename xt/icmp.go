@@ -3,6 +3,7 @@ package xt
 import (
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -208,4 +209,23 @@ func printICMPType(b *strings.Builder, table []ICMPName, t, lo, hi uint8, inv, n
 	} else if lo != 0 || hi != 0xFF {
 		b.WriteString(" codes " + Utoa(uint64(lo)) + "-" + Utoa(uint64(hi)))
 	}
+}
+
+// Match implements pkt.Matcher. iptables-nft 1.8.9 keeps every icmp match
+// an xt match (nft_compat), so this is the kernel's icmp_match: false on a
+// non-first fragment, a drop when the 8-byte ICMP header is not all there,
+// else icmp_type_code_match on the packet's own type and code (ICMP
+// errors included), where type 255 ("any") matches every packet.
+func (m *ICMP) Match(c *pkt.Ctx) bool {
+	p := c.P
+	if p.FragOff != 0 {
+		return false
+	}
+	h := xtHeader(p, 8)
+	if h == nil {
+		c.DropNow = true
+		return false
+	}
+	in := m.Type == 0xFF || (h[0] == m.Type && h[1] >= m.CodeMin && h[1] <= m.CodeMax)
+	return in != m.Inv
 }

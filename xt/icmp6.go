@@ -3,6 +3,7 @@ package xt
 import (
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -87,4 +88,23 @@ func (m *ICMP6) Save(b *strings.Builder, f ruleset.Fmt) {
 func (m *ICMP6) Print(b *strings.Builder, f ruleset.Fmt) {
 	b.WriteString(" ipv6-icmp")
 	printICMPType(b, ICMPv6Names, m.Type, m.CodeMin, m.CodeMax, m.Inv, f.Numeric)
+}
+
+// Match implements pkt.Matcher. iptables-nft 1.8.9 keeps every icmp6 match
+// an xt match, so this is the kernel's icmp6_match: false on a non-first
+// fragment, a drop when the 8-byte ICMPv6 header is not all there, else
+// icmp6_type_code_match, which (unlike IPv4's) has no "any" type: 255 is
+// just type 255.
+func (m *ICMP6) Match(c *pkt.Ctx) bool {
+	p := c.P
+	if p.FragOff != 0 {
+		return false
+	}
+	h := xtHeader(p, 8)
+	if h == nil {
+		c.DropNow = true
+		return false
+	}
+	in := h[0] == m.Type && h[1] >= m.CodeMin && h[1] <= m.CodeMax
+	return in != m.Inv
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -38,6 +39,8 @@ type Recent struct {
 	List     string // --name
 	Side     uint8  // RecentSource or RecentDest
 	Mask     netip.Addr
+
+	key any // the store key of the list, recentKey boxed once
 }
 
 // recent option ids, in the order of libxt_recent's table.
@@ -221,6 +224,7 @@ func (p *recentParser) Final(ctx *Context) (ruleset.Extension, error) {
 	if m.List == "" || m.List == "." || m.List == ".." || strings.ContainsRune(m.List, '/') {
 		return nil, KernelInval()
 	}
+	m.key = recentKey{m.List}
 	return &m, nil
 }
 
@@ -293,4 +297,278 @@ func (m *Recent) Print(b *strings.Builder, _ ruleset.Fmt) {
 		b.WriteString(" side: dest")
 	}
 	b.WriteString(" mask: " + m.Mask.String())
+}
+
+// Module parameters of xt_recent (as the kernel here has them).
+var (
+	// RecentListTot is ip_list_tot: the addresses one list remembers; a
+	// new one evicts the least recently updated.
+	RecentListTot = 100
+	// RecentPktListTot is ip_pkt_list_tot: 0 (the default since Linux
+	// 4.10; it was 20 before) lets each rule's --hitcount size the
+	// timestamps kept per address (32 without one).
+	RecentPktListTot uint32 = 0
+)
+
+// recentKey names a list: the kernel keeps one per name in each network
+// namespace (a Store), shared by IPv4 and IPv6 rules.
+type recentKey struct{ name string }
+
+// recentEnt is struct recent_entry, linked in LRU order by index.
+type recentEnt struct {
+	addr       [16]byte
+	v6         bool
+	ttl        uint8
+	index      uint16
+	nstamps    uint16
+	stamps     []uint64
+	prev, next int32 // LRU neighbours (-1 none)
+}
+
+// recentTable is struct recent_table.
+type recentTable struct {
+	ok        bool
+	mask      netip.Addr // from the rule that created the list
+	stampMask uint16     // nstamps_max_mask
+	ents      []recentEnt
+	free      []int32
+	idx       map[recentAddr]int32
+	head      int32 // oldest (LRU head), -1 when empty
+	tail      int32
+}
+
+// recentAddr is the lookup key: family and masked address.
+type recentAddr struct {
+	addr [16]byte
+	v6   bool
+}
+
+func newRecentTable() any { return &recentTable{} }
+
+func (m *Recent) storeKey() any {
+	if m.key == nil {
+		m.key = recentKey{m.List}
+	}
+	return m.key
+}
+
+// roundupPow2 is roundup_pow_of_two for 1 <= n <= 65535.
+func roundupPow2(n uint32) uint32 {
+	p := uint32(1)
+	for p < n {
+		p <<= 1
+	}
+	return p
+}
+
+// stampMask is the nstamp_mask recent_mt_check computes for this rule.
+func (m *Recent) stampMask() uint16 {
+	switch {
+	case RecentPktListTot != 0 && m.HitCount < RecentPktListTot:
+		return uint16(roundupPow2(RecentPktListTot) - 1)
+	case m.HitCount != 0:
+		return uint16(roundupPow2(m.HitCount) - 1)
+	}
+	return 31
+}
+
+// table is recent_mt_check's part on the list: find it or create it with
+// this rule's mask; a rule that needs more timestamps than the list keeps
+// flushes the list and raises its size.
+func (m *Recent) table(s pkt.StateStore) *recentTable {
+	t := s.Get(m.storeKey(), newRecentTable).(*recentTable)
+	sm := m.stampMask()
+	if !t.ok {
+		t.ok = true
+		t.mask = m.Mask
+		t.stampMask = sm
+		t.idx = map[recentAddr]int32{}
+		t.head, t.tail = -1, -1
+	} else if sm > t.stampMask {
+		t.flush()
+		t.stampMask = sm
+	}
+	return t
+}
+
+// Check implements Checker: recent_mt_check as the rule is loaded.
+func (m *Recent) Check(s pkt.StateStore, _ time.Time) { m.table(s) }
+
+func (t *recentTable) unlink(i int32) {
+	e := &t.ents[i]
+	if e.prev >= 0 {
+		t.ents[e.prev].next = e.next
+	} else {
+		t.head = e.next
+	}
+	if e.next >= 0 {
+		t.ents[e.next].prev = e.prev
+	} else {
+		t.tail = e.prev
+	}
+}
+
+func (t *recentTable) linkTail(i int32) {
+	e := &t.ents[i]
+	e.prev, e.next = t.tail, -1
+	if t.tail >= 0 {
+		t.ents[t.tail].next = i
+	} else {
+		t.head = i
+	}
+	t.tail = i
+}
+
+// remove is recent_entry_remove.
+func (t *recentTable) remove(i int32) {
+	t.unlink(i)
+	e := &t.ents[i]
+	delete(t.idx, recentAddr{e.addr, e.v6})
+	t.free = append(t.free, i)
+}
+
+func (t *recentTable) flush() {
+	for t.head >= 0 {
+		t.remove(t.head)
+	}
+}
+
+// init is recent_entry_init: evict the oldest entry of a full list, then
+// add the address with one timestamp.
+func (t *recentTable) init(a recentAddr, ttl uint8, now uint64) int32 {
+	if len(t.idx) >= RecentListTot && t.head >= 0 {
+		t.remove(t.head)
+	}
+	var i int32
+	if n := len(t.free); n > 0 {
+		i = t.free[n-1]
+		t.free = t.free[:n-1]
+	} else {
+		t.ents = append(t.ents, recentEnt{})
+		i = int32(len(t.ents) - 1)
+	}
+	e := &t.ents[i]
+	size := int(t.stampMask) + 1
+	if cap(e.stamps) < size {
+		e.stamps = make([]uint64, size)
+	}
+	e.stamps = e.stamps[:size]
+	e.addr, e.v6, e.ttl = a.addr, a.v6, ttl
+	e.stamps[0] = now
+	e.nstamps, e.index = 1, 1
+	t.idx[a] = i
+	t.linkTail(i)
+	return i
+}
+
+// update is recent_entry_update.
+func (t *recentTable) update(i int32, now uint64) {
+	e := &t.ents[i]
+	e.index &= t.stampMask
+	e.stamps[e.index] = now
+	e.index++
+	if e.index > e.nstamps {
+		e.nstamps = e.index
+	}
+	t.unlink(i)
+	t.linkTail(i)
+}
+
+// inetAddr is the address as a union nf_inet_addr holds it.
+func inetAddr(a netip.Addr) (u [16]byte) {
+	if a.Is4() {
+		b := a.As4()
+		copy(u[:], b[:])
+		return u
+	}
+	if a.IsValid() {
+		return a.As16()
+	}
+	return u
+}
+
+// timeAfter is time_after(a, b).
+func timeAfter(a, b uint64) bool { return int64(b-a) < 0 }
+
+// Match implements pkt.Matcher as xt_recent's recent_mt (revision 1). The
+// list is shared by name in the store and masks addresses with the mask of
+// the rule that created it; timestamps are jiffies at HZ=250 (rlJiffies).
+// A packet that leaves through an output device and has no local socket
+// (FORWARD, or POSTROUTING with an input device) counts its TTL one higher,
+// as seen before forwarding; locally generated packets are taken as
+// having a socket.
+func (m *Recent) Match(c *pkt.Ctx) bool {
+	p := c.P
+	t := m.table(c.Store)
+	now := rlJiffies(c.Now)
+	ret := m.Invert
+	a := p.Src
+	if m.Side == RecentDest {
+		a = p.Dst
+	}
+	ttl := p.TTL
+	if c.Out != "" && c.In != "" {
+		ttl++
+	}
+	// nf_inet_addr_mask over the 16-byte union: an IPv4 address or mask
+	// fills the first 4 bytes.
+	key := recentAddr{addr: inetAddr(a), v6: !a.Is4()}
+	mk := inetAddr(t.mask)
+	for i := range key.addr {
+		key.addr[i] &= mk[i]
+	}
+	i, found := t.idx[key]
+	if found && m.CheckSet&RecentTTL != 0 {
+		if e := &t.ents[i]; ttl != e.ttl && ttl != 0 && e.ttl != 0 {
+			found = false
+		}
+	}
+	if !found {
+		if m.CheckSet&RecentSet == 0 {
+			return ret
+		}
+		t.init(key, ttl, now)
+		return !ret
+	}
+	switch {
+	case m.CheckSet&RecentSet != 0:
+		ret = !ret
+	case m.CheckSet&RecentRemove != 0:
+		t.remove(i)
+		return !ret
+	case m.CheckSet&(RecentCheck|RecentUpdate) != 0:
+		since := now - uint64(m.Seconds*hashlimitHZ) // u32 arithmetic
+		e := &t.ents[i]
+		hits := uint32(0)
+		for k := uint16(0); k < e.nstamps; k++ {
+			if m.Seconds != 0 && timeAfter(since, e.stamps[k]) {
+				continue
+			}
+			hits++
+			if m.HitCount == 0 || hits >= m.HitCount {
+				ret = !ret
+				break
+			}
+		}
+		if m.CheckSet&RecentReap != 0 {
+			// recent_entry_reap: the oldest entry goes when its last
+			// timestamp is before the window, unless it is the one
+			// about to be updated.
+			h := t.head
+			if !(h == i && m.CheckSet&RecentUpdate != 0 && ret) {
+				he := &t.ents[h]
+				if timeAfter(since, he.stamps[he.index-1]) {
+					t.remove(h)
+					if h == i {
+						return ret
+					}
+				}
+			}
+		}
+	}
+	if m.CheckSet&RecentSet != 0 || m.CheckSet&RecentUpdate != 0 && ret {
+		t.update(i, now)
+		t.ents[i].ttl = ttl
+	}
+	return ret
 }

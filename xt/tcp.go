@@ -35,7 +35,10 @@ type TCP struct {
 	// native is set for a match rebuilt from nftables expressions, which
 	// later natively translated tcp matches of the rule merge into.
 	native bool
-	seen   uint8
+	// cmps are the payload comparisons of a native match: those of every
+	// natively translated tcp match of the rule, in order.
+	cmps []NativeCmp
+	seen uint8
 }
 
 func init() {
@@ -185,8 +188,10 @@ func (m *TCP) Final(ctx *Context) (ruleset.Extension, error) {
 	if m.FlagMask != 0 {
 		host.FlagMask, host.FlagComp = m.FlagMask, m.FlagComp
 		host.InvFlags = host.InvFlags || m.InvFlags
+		host.cmps = append(host.cmps, NativeCmp{Kind: CmpFlags, Inv: m.InvFlags, Mask: m.FlagMask, Comp: m.FlagComp})
 		made = true
 	}
+	host.cmps = AppendNativePorts(host.cmps, m.Src, m.InvSrc, m.Dst, m.InvDst)
 	if ApplyNativePorts(&host.Src, &host.InvSrc, m.Src, m.InvSrc) {
 		made = true
 	}
@@ -247,45 +252,85 @@ func hex02(v uint8) string {
 	return "0x" + string([]byte{digits[v>>4], digits[v&15]})
 }
 
-// Match implements pkt.Matcher as the kernel's tcp_mt does.
+// Match implements pkt.Matcher. A native match (ports, flags) is its
+// payload comparisons (MatchNative: no match on a non-first fragment or a
+// short packet, never a drop; both single ports inverted are one 4-byte
+// "!=" that matches when either port differs). A match left to the xt
+// module (all defaults, or --tcp-option) is the kernel's tcp_mt: an IPv4
+// fragment at offset 1 is dropped, a packet without room for the 20-byte
+// header is dropped, and so is one whose options are cut short.
 func (m *TCP) Match(c *pkt.Ctx) bool {
 	p := c.P
-	if p.FragOff != 0 || p.L4 < 0 || p.Proto != pkt.ProtoTCP {
+	if m.native {
+		if m.cmps == nil {
+			var buf [4]NativeCmp
+			cm := buf[:0]
+			if m.FlagMask != 0 {
+				cm = append(cm, NativeCmp{Kind: CmpFlags, Inv: m.InvFlags, Mask: m.FlagMask, Comp: m.FlagComp})
+			}
+			return MatchNative(p, AppendNativePorts(cm, m.Src, m.InvSrc, m.Dst, m.InvDst))
+		}
+		return MatchNative(p, m.cmps)
+	}
+	if p.FragOff != 0 {
+		if p.Family == ruleset.IPv4 && p.FragOff == 1 {
+			c.DropNow = true // "Dropping evil TCP offset=1 frag."
+		}
 		return false
 	}
-	if inRange(p.SrcPort, m.Src) == m.InvSrc || inRange(p.DstPort, m.Dst) == m.InvDst {
+	h := xtHeader(p, 20)
+	if h == nil {
+		c.DropNow = true
 		return false
 	}
-	if (p.TCPFlags&m.FlagMask == m.FlagComp) == m.InvFlags {
+	sp, dp := uint16(h[0])<<8|uint16(h[1]), uint16(h[2])<<8|uint16(h[3])
+	if inRange(sp, m.Src) == m.InvSrc || inRange(dp, m.Dst) == m.InvDst {
 		return false
 	}
-	if m.Option != 0 {
-		return tcpHasOption(p, m.Option) != m.InvOption
+	if (h[13]&m.FlagMask == m.FlagComp) == m.InvFlags {
+		return false
 	}
-	return true
+	if m.Option == 0 {
+		return true
+	}
+	doff := int(h[12]>>4) * 4
+	if doff < 20 {
+		c.DropNow = true
+		return false
+	}
+	return tcpFindOption(c, m.Option, doff-20, m.InvOption)
 }
 
 func inRange(port uint16, r PortRange) bool { return port >= r.Lo && port <= r.Hi }
 
-// tcpHasOption scans the TCP options for kind opt.
-func tcpHasOption(p *pkt.Packet, opt uint8) bool {
-	end := p.L4 + int(p.TCPHdrLen)
-	if end > len(p.Raw) {
+// tcpFindOption is xt_tcpudp's tcp_find_option: the options must all be
+// in the packet (else a drop); a kind below 2 is one byte, any other
+// advances by its length byte (0 counts as 1).
+func tcpFindOption(c *pkt.Ctx, opt uint8, optlen int, invert bool) bool {
+	if optlen == 0 {
+		return invert
+	}
+	start := TransportOff(c.P) + 20
+	if start+optlen > len(c.P.Raw) {
+		c.DropNow = true
 		return false
 	}
-	o := p.Raw[p.L4+20 : end]
+	o := c.P.Raw[start : start+optlen]
 	for i := 0; i < len(o); {
 		if o[i] == opt {
-			return true
+			return !invert
 		}
-		if o[i] < 2 {
+		if o[i] < 2 || i+1 >= len(o) {
+			// The kernel reads one byte past the options here; any
+			// step ends the walk.
 			i++
 			continue
 		}
-		if i+1 >= len(o) || o[i+1] < 2 {
-			return false
+		if o[i+1] == 0 {
+			i++
+		} else {
+			i += int(o[i+1])
 		}
-		i += int(o[i+1])
 	}
-	return false
+	return invert
 }
