@@ -124,9 +124,9 @@ type Ctx struct {
 	NAT NATBinder
 	// Host describes the simulated host's interfaces (MASQUERADE,
 	// REDIRECT); nil when unknown.
-	Host Host
-	Reject   string // REJECT's --reject-with, for reports
-	Log      []string
+	Host   Host
+	Reject string // REJECT's --reject-with, for reports
+	Log    []string
 }
 
 // Facts answers questions a packet capture cannot.

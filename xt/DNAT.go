@@ -3,6 +3,7 @@ package xt
 import (
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -54,4 +55,12 @@ func (t *Dnat) Save(b *strings.Builder, f ruleset.Fmt) {
 // Print implements ruleset.Extension.
 func (t *Dnat) Print(b *strings.Builder, f ruleset.Fmt) {
 	t.Range.write(b, f, "to:", "", false)
+}
+
+// Act implements pkt.Actor as xt_nat's xt_dnat_target_v2 does:
+// nf_nat_setup_info with NF_NAT_MANIP_DST (see natBind, SNAT.go). The nat
+// table's verdict is NF_ACCEPT.
+func (t *Dnat) Act(c *pkt.Ctx) pkt.Verdict {
+	natBind(c, "DNAT", true, &t.Range)
+	return pkt.Accept
 }

@@ -51,6 +51,8 @@ type Log struct {
 	Level  uint8
 	Flags  uint8
 	Prefix string
+
+	buf []byte // scratch for Act's line
 }
 
 func init() {
@@ -167,10 +169,13 @@ func (t *Log) Print(b *strings.Builder, f ruleset.Fmt) {
 // false) is logged as from a device without one ("MAC= "); VLAN tags
 // (VPROTO/VID, hardware-accelerated tags are not in the frame) are not
 // shown. --log-uid with no answer from c.Facts logs no UID/GID. GSO
-// packets (total length 0) are not modelled. Each call allocates the line.
+// packets (total length 0) are not modelled. Each call allocates the line
+// (one string; the scratch buffer is the rule's).
 func (t *Log) Act(c *pkt.Ctx) pkt.Verdict {
-	var arr [1024]byte
-	b := arr[:0]
+	if t.buf == nil {
+		t.buf = make([]byte, 0, 1024)
+	}
+	b := t.buf[:0]
 	b = append(b, '<', '0'+t.Level&7, '>')
 	b = append(b, t.Prefix...)
 	b = append(b, "IN="...)
@@ -201,6 +206,7 @@ func (t *Log) Act(c *pkt.Ctx) pkt.Verdict {
 		b = t.dump4(b, c, 0)
 	}
 	c.Log = append(c.Log, string(b))
+	t.buf = b
 	return pkt.Continue
 }
 

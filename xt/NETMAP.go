@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -187,4 +188,52 @@ func (t *Netmap) Save(b *strings.Builder, _ ruleset.Fmt) {
 // Print implements ruleset.Extension.
 func (t *Netmap) Print(b *strings.Builder, _ ruleset.Fmt) {
 	b.WriteString(" to:" + t.To.String())
+}
+
+// Act implements pkt.Actor as xt_NETMAP's netmap_tg4 / netmap_tg6 do: at
+// PREROUTING and OUTPUT the destination, at POSTROUTING and INPUT the
+// source address of the packet's header keeps its host part and takes the
+// network part of To (the mask is ~(min ^ max) of the range iptables
+// passes, that is To's prefix); the single address is handed to
+// nf_nat_setup_info (natBind) as DNAT or SNAT by the hook (HOOK2MANIP).
+// The nat table's verdict is NF_ACCEPT.
+func (t *Netmap) Act(c *pkt.Ctx) pkt.Verdict {
+	dst := c.Hook != ruleset.PostRouting && c.Hook != ruleset.LocalIn
+	a := c.P.Src
+	if dst {
+		a = c.P.Dst
+	}
+	if a.BitLen() != t.To.Addr().BitLen() {
+		return pkt.Accept
+	}
+	na := netmapMerge(a, t.To)
+	r := NATRange{Flags: NATMapIPs, MinAddr: na, MaxAddr: na}
+	natBind(c, "NETMAP", dst, &r)
+	return pkt.Accept
+}
+
+// netmapMerge returns (a AND NOT mask) OR (prefix AND mask).
+func netmapMerge(a netip.Addr, p netip.Prefix) netip.Addr {
+	if a.Is4() {
+		x, y := a.As4(), p.Addr().As4()
+		netmapBytes(x[:], y[:], p.Bits())
+		return netip.AddrFrom4(x)
+	}
+	x, y := a.As16(), p.Addr().As16()
+	netmapBytes(x[:], y[:], p.Bits())
+	return netip.AddrFrom16(x)
+}
+
+func netmapBytes(x, y []byte, bitsLeft int) {
+	for i := range x {
+		m := byte(0)
+		switch {
+		case bitsLeft >= 8:
+			m = 0xff
+		case bitsLeft > 0:
+			m = ^byte(0xff >> bitsLeft)
+		}
+		bitsLeft -= 8
+		x[i] = x[i]&^m | y[i]&m
+	}
 }

@@ -1,10 +1,13 @@
 package xt
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"net/netip"
 	"strconv"
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -281,4 +284,240 @@ func (t *Snat) Save(b *strings.Builder, f ruleset.Fmt) {
 // Print implements ruleset.Extension.
 func (t *Snat) Print(b *strings.Builder, f ruleset.Fmt) {
 	t.Range.write(b, f, "to:", "", false)
+}
+
+// Act implements pkt.Actor as xt_nat's xt_snat_target_v0 does (iptables-nft
+// loads revision 0 for IPv4, 1 for IPv6; both are nf_nat_setup_info with
+// NF_NAT_MANIP_SRC): see natBind. The nat table's verdict is NF_ACCEPT.
+func (t *Snat) Act(c *pkt.Ctx) pkt.Verdict {
+	natBind(c, "SNAT", false, &t.Range)
+	return pkt.Accept
+}
+
+// natRandomAll is NF_NAT_RANGE_PROTO_RANDOM_ALL.
+const natRandomAll = NATProtoRandom | NATProtoRandomFull
+
+// natBind is nf_nat_setup_info for a NAT target with range r on the
+// packet's new conntrack entry, as get_unique_tuple chooses the new tuple:
+//
+//   - SNAT without --random/--random-fully keeps the tuple when it is
+//     already in the range and not in use (nothing is recorded then, as the
+//     kernel changes nothing and sets no IPS_SRC_NAT);
+//   - the address is find_best_ips_proto's: the only one of the range, or
+//     for a range a jhash2 of the source address seeded with the last word
+//     of the destination (0 with --persistent; conntrack zone 0), scaled
+//     onto the range word by word - deterministic, computed exactly;
+//   - the port (or ICMP id) is kept when it is in the range and free (or
+//     the range is a single port), when no range is given and it is free,
+//     and for DNAT without a range; with a /BASE offset it is the kernel's
+//     first candidate min + (port - base) % size; otherwise the kernel
+//     starts from a random offset, and the packet is marked undecided
+//     (the conntrack model then takes the lowest free port).
+//
+// The binding goes to c.NAT (conntrack.Table.SetNAT). Not modelled: an
+// earlier mapping of the same source reused by find_appropriate_src
+// (nf_nat_bysource), and tuples in use by entries the model does not know.
+// Without a conntrack entry in the original direction the nat table would
+// not run; nothing is done.
+func natBind(c *pkt.Ctx, name string, dst bool, r *NATRange) {
+	conn := c.Conn
+	if conn == nil || c.CTDir != 0 {
+		return
+	}
+	// The tuple as the packet now looks: the inverse of the reply tuple.
+	rep := conn.Reply
+	cur := pkt.Tuple{Src: rep.Dst, Dst: rep.Src, SrcPort: rep.DstPort, DstPort: rep.SrcPort, Proto: rep.Proto}
+	icmp := rep.Proto == pkt.ProtoICMP || rep.Proto == pkt.ProtoICMPv6
+	hasPorts := icmp
+	switch rep.Proto {
+	case pkt.ProtoTCP, pkt.ProtoUDP, pkt.ProtoUDPLite, pkt.ProtoSCTP, 33:
+		hasPorts = true
+	}
+	// The manipulated address and port (ICMP: the id, kept in SrcPort in
+	// both directions).
+	curAddr, port := cur.Src, cur.SrcPort
+	if dst {
+		curAddr, port = cur.Dst, cur.DstPort
+	}
+	if icmp {
+		port = rep.SrcPort
+	}
+	randomAll := r.Flags&natRandomAll != 0
+	spec := r.Flags&NATProtoSpecified != 0
+	portIn := !spec || !hasPorts || port >= r.MinPort && port <= r.MaxPort
+	used := func(addr netip.Addr) bool {
+		if c.Conns == nil || icmp || !hasPorts {
+			return false
+		}
+		// nf_nat_used_tuple: the reply tuple of the new tuple is taken.
+		t := pkt.Tuple{Src: cur.Dst, Dst: addr, SrcPort: cur.DstPort, DstPort: port, Proto: cur.Proto}
+		if dst {
+			t = pkt.Tuple{Src: addr, Dst: cur.Src, SrcPort: port, DstPort: cur.SrcPort, Proto: cur.Proto}
+		}
+		_, _, found := c.Conns.Lookup(t, c.Now)
+		return found
+	}
+	if !dst && !randomAll {
+		inRange := portIn && (r.Flags&NATMapIPs == 0 || natAddrIn(curAddr, r.MinAddr, r.MaxAddr))
+		if inRange && !used(curAddr) {
+			return
+		}
+	}
+	addr := curAddr
+	if r.Flags&NATMapIPs != 0 {
+		addr = natBestIP(cur, r)
+	}
+	keep, random := true, false
+	if hasPorts {
+		single := spec && r.MinPort == r.MaxPort
+		offset := spec && r.Flags&NATProtoOffset != 0
+		switch {
+		case randomAll:
+			keep = dst && !spec && !icmp
+			random = !keep && !offset && !single
+		case offset:
+			keep = false
+		case spec:
+			keep = portIn && (single || !used(addr))
+			random = !keep && !single
+		default:
+			keep = !used(addr) || dst && !icmp
+			random = !keep
+		}
+	}
+	if keep && addr == curAddr {
+		return
+	}
+	var lo, hi uint16
+	switch {
+	case keep:
+	case spec && r.Flags&NATProtoOffset != 0:
+		size := uint32(r.MaxPort) - uint32(r.MinPort) + 1
+		lo = uint16(uint32(r.MinPort) + uint32(port-r.BasePort)%size)
+		hi = lo
+	case spec:
+		lo, hi = r.MinPort, r.MaxPort
+	}
+	if random {
+		c.Undecide(name + ": the kernel picks the new port at random")
+	}
+	if c.NAT != nil {
+		c.NAT.BindNAT(c, dst, addr, lo, hi)
+	}
+}
+
+// natAddrIn is nf_nat_inet_in_range's address test.
+func natAddrIn(a, lo, hi netip.Addr) bool {
+	return a.Compare(lo) >= 0 && a.Compare(hi) <= 0
+}
+
+// natWords returns an address as nf_inet_addr's four 32-bit words, loaded
+// in the byte order of the kernel's CPU (little-endian, as on x86-64 and
+// arm64): IPv4 fills the first word.
+func natWords(a netip.Addr) (w [4]uint32) {
+	if a.Is4() {
+		b := a.As4()
+		w[0] = binary.LittleEndian.Uint32(b[:])
+		return w
+	}
+	b := a.As16()
+	for i := range w {
+		w[i] = binary.LittleEndian.Uint32(b[4*i:])
+	}
+	return w
+}
+
+// natBestIP is find_best_ips_proto for a range of addresses.
+func natBestIP(cur pkt.Tuple, r *NATRange) netip.Addr {
+	if r.MinAddr == r.MaxAddr {
+		return r.MinAddr
+	}
+	max := 0
+	if r.MinAddr.Is6() {
+		max = 3
+	}
+	src, dstw := natWords(cur.Src), natWords(cur.Dst)
+	minw, maxw := natWords(r.MinAddr), natWords(r.MaxAddr)
+	persistent := r.Flags&NATPersistent != 0
+	seed := dstw[max] // ^ zone id 0
+	if persistent {
+		seed = 0
+	}
+	j := natJhash2(src, seed)
+	var out [4]uint32
+	full := false
+	for i := 0; i <= max; i++ {
+		var lo, dist uint32
+		if !full {
+			lo = bits.ReverseBytes32(minw[i])
+			dist = bits.ReverseBytes32(maxw[i]) - lo + 1
+		} else {
+			lo, dist = 0, ^uint32(0)
+		}
+		// reciprocal_scale(j, dist)
+		v := lo + uint32(uint64(j)*uint64(dist)>>32)
+		out[i] = bits.ReverseBytes32(v)
+		if out[i] != maxw[i] {
+			full = true
+		}
+		if !persistent {
+			j ^= dstw[i]
+		}
+	}
+	if max == 0 {
+		var b [4]byte
+		binary.LittleEndian.PutUint32(b[:], out[0])
+		return netip.AddrFrom4(b)
+	}
+	var b [16]byte
+	for i, w := range out {
+		binary.LittleEndian.PutUint32(b[4*i:], w)
+	}
+	return netip.AddrFrom16(b)
+}
+
+// natJhash2 is the kernel's jhash2 (lookup3) over four words.
+func natJhash2(k [4]uint32, initval uint32) uint32 {
+	a := 0xdeadbeef + uint32(len(k))<<2 + initval
+	b, c := a, a
+	a += k[0]
+	b += k[1]
+	c += k[2]
+	// __jhash_mix
+	a -= c
+	a ^= bits.RotateLeft32(c, 4)
+	c += b
+	b -= a
+	b ^= bits.RotateLeft32(a, 6)
+	a += c
+	c -= b
+	c ^= bits.RotateLeft32(b, 8)
+	b += a
+	a -= c
+	a ^= bits.RotateLeft32(c, 16)
+	c += b
+	b -= a
+	b ^= bits.RotateLeft32(a, 19)
+	a += c
+	c -= b
+	c ^= bits.RotateLeft32(b, 4)
+	b += a
+	// one word left
+	a += k[3]
+	// __jhash_final
+	c ^= b
+	c -= bits.RotateLeft32(b, 14)
+	a ^= c
+	a -= bits.RotateLeft32(c, 11)
+	b ^= a
+	b -= bits.RotateLeft32(a, 25)
+	c ^= b
+	c -= bits.RotateLeft32(b, 16)
+	a ^= c
+	a -= bits.RotateLeft32(c, 4)
+	b ^= a
+	b -= bits.RotateLeft32(a, 14)
+	c ^= b
+	c -= bits.RotateLeft32(b, 24)
+	return c
 }

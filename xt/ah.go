@@ -1,8 +1,10 @@
 package xt
 
 import (
+	"encoding/binary"
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -84,4 +86,50 @@ func (m *AH) Print(b *strings.Builder, _ ruleset.Fmt) {
 	if m.Res {
 		b.WriteString(" reserved")
 	}
+}
+
+// Match implements pkt.Matcher. IPv4 is ipt_ah's ah_mt at nft's transport
+// offset: false on a non-first fragment, a drop when the 12-byte AH header
+// is not in the packet, else the SPI test. IPv6 is ip6t_ah's ah_mt6, which
+// looks for the AH extension header itself (ipv6_find_hdr), whatever the
+// protocol: none (or a non-first fragment before it) is no match, a
+// malformed header chain or a cut AH header a drop; then the SPI, the
+// length ((hdrlen+2)*4, when --ahlen is given) and --ahres (reserved
+// field zero).
+func (m *AH) Match(c *pkt.Ctx) bool {
+	p := c.P
+	var h []byte
+	if p.Family == ruleset.IPv6 {
+		off, _, err := FindHdr6(p.Raw, pkt.ProtoAH, false)
+		if err != 0 {
+			if err != Hdr6NoEnt {
+				c.DropNow = true
+			}
+			return false
+		}
+		if off+12 > len(p.Raw) {
+			c.DropNow = true
+			return false
+		}
+		h = p.Raw[off : off+12]
+	} else {
+		if p.FragOff != 0 {
+			return false
+		}
+		if h = xtHeader(p, 12); h == nil {
+			c.DropNow = true
+			return false
+		}
+	}
+	if spiIn(m.SPI, binary.BigEndian.Uint32(h[4:])) == m.InvSPI {
+		return false
+	}
+	if p.Family != ruleset.IPv6 {
+		return true
+	}
+	hdrlen := (uint32(h[1]) + 2) << 2
+	if m.Len != 0 && (m.Len == hdrlen) == m.InvLen {
+		return false
+	}
+	return !(m.Res && (h[2] != 0 || h[3] != 0))
 }

@@ -1,8 +1,10 @@
 package xt
 
 import (
+	"encoding/binary"
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -173,4 +175,85 @@ func (m *DCCP) Print(b *strings.Builder, f ruleset.Fmt) {
 	if m.HasOption && (m.Option != 0 || m.InvOption) {
 		b.WriteString(" option=" + BangL(m.InvOption) + Utoa(uint64(m.Option)))
 	}
+}
+
+// dccpPacketHdrLen is the kernel's dccp_packet_hdr_len: the type-specific
+// part of the header after the generic one.
+func dccpPacketHdrLen(t uint8) int {
+	switch t {
+	case 2: // DATA
+		return 0
+	case 4, 3, 8, 9, 6, 5: // DATAACK, ACK, SYNC, SYNCACK, CLOSE, CLOSEREQ
+		return 8
+	case 0: // REQUEST
+		return 4
+	}
+	return 12 // RESPONSE, RESET and anything else
+}
+
+// Match implements pkt.Matcher as xt_dccp's dccp_mt (an xt match under
+// iptables-nft): false on a non-first fragment, a drop when the 12-byte
+// generic header is not in the packet; then, in order and only for the
+// options given, source port, destination port, packet type and option.
+func (m *DCCP) Match(c *pkt.Ctx) bool {
+	p := c.P
+	if p.FragOff != 0 {
+		return false
+	}
+	h := xtHeader(p, 12)
+	if h == nil {
+		c.DropNow = true
+		return false
+	}
+	if m.HasSrc && inRange(binary.BigEndian.Uint16(h[0:]), m.Src) == m.InvSrc {
+		return false
+	}
+	if m.HasDst && inRange(binary.BigEndian.Uint16(h[2:]), m.Dst) == m.InvDst {
+		return false
+	}
+	typ := h[8] >> 1 & 0x0f
+	if m.HasTypes && (m.Types&(1<<typ) != 0) == m.InvTypes {
+		return false
+	}
+	if m.HasOption && m.dccpFindOption(c, h) == m.InvOption {
+		return false
+	}
+	return true
+}
+
+// dccpFindOption is xt_dccp's dccp_find_option: the options lie between
+// the full header (__dccp_hdr_len: 12, +4 with the X bit, + the type's
+// part) and the data offset; a data offset short of the header, or
+// options cut by the end of the packet, drop the packet.
+func (m *DCCP) dccpFindOption(c *pkt.Ctx, h []byte) bool {
+	hdrLen := 12 + dccpPacketHdrLen(h[8]>>1&0x0f)
+	if h[8]&1 != 0 {
+		hdrLen += 4
+	}
+	doff := int(h[4]) * 4
+	if doff < hdrLen {
+		c.DropNow = true
+		return false
+	}
+	optlen := doff - hdrLen
+	if optlen == 0 {
+		return false
+	}
+	start := TransportOff(c.P) + hdrLen
+	if start+optlen > len(c.P.Raw) {
+		c.DropNow = true
+		return false
+	}
+	o := c.P.Raw[start : start+optlen]
+	for i := 0; i < len(o); {
+		if o[i] == m.Option {
+			return true
+		}
+		if o[i] < 2 || i == len(o)-1 || o[i+1] == 0 {
+			i++
+		} else {
+			i += int(o[i+1])
+		}
+	}
+	return false
 }

@@ -1,8 +1,10 @@
 package xt
 
 import (
+	"encoding/binary"
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -122,4 +124,23 @@ func (m *ESP) Print(b *strings.Builder, _ ruleset.Fmt) {
 		b.WriteString(" ")
 		printSPIs(b, m.SPI, m.Inv)
 	}
+}
+
+// spiIn is the kernel's spi_match before inversion.
+func spiIn(r SPIRange, spi uint32) bool { return spi >= r.Lo && spi <= r.Hi }
+
+// Match implements pkt.Matcher as xt_esp's esp_mt (an xt match under
+// iptables-nft): false on a non-first fragment, a drop when the 8-byte
+// ESP header is not in the packet, else the SPI range test.
+func (m *ESP) Match(c *pkt.Ctx) bool {
+	p := c.P
+	if p.FragOff != 0 {
+		return false
+	}
+	h := xtHeader(p, 8)
+	if h == nil {
+		c.DropNow = true
+		return false
+	}
+	return spiIn(m.SPI, binary.BigEndian.Uint32(h[0:])) != m.Inv
 }

@@ -3,6 +3,7 @@ package xt
 import (
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -193,4 +194,44 @@ func (m *Multiport) Print(b *strings.Builder, f ruleset.Fmt) {
 		b.WriteString(" !")
 	}
 	m.ports(b, multiportProto(f.Proto), f.Numeric)
+}
+
+// Match implements pkt.Matcher as xt_multiport's multiport_mt (revision
+// 1), an xt match under iptables-nft: false on a non-first fragment, a
+// drop when the 4 bytes of ports are not in the packet, else the first
+// port or range (in order) that the source, destination or either port is
+// in decides, inverted by "!".
+func (m *Multiport) Match(c *pkt.Ctx) bool {
+	p := c.P
+	if p.FragOff != 0 {
+		return false
+	}
+	h := xtHeader(p, 4)
+	if h == nil {
+		c.DropNow = true
+		return false
+	}
+	src, dst := uint16(h[0])<<8|uint16(h[1]), uint16(h[2])<<8|uint16(h[3])
+	for i := 0; i < len(m.Ports); i++ {
+		s, e := m.Ports[i], m.Ports[i]
+		if i < len(m.Range) && m.Range[i] && i+1 < len(m.Ports) {
+			i++
+			e = m.Ports[i]
+		}
+		switch m.Dir {
+		case MultiportSource:
+			if src >= s && src <= e {
+				return !m.Inv
+			}
+		case MultiportDest:
+			if dst >= s && dst <= e {
+				return !m.Inv
+			}
+		case MultiportEither:
+			if (dst >= s && dst <= e) || (src >= s && src <= e) {
+				return !m.Inv
+			}
+		}
+	}
+	return m.Inv
 }

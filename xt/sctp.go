@@ -1,8 +1,10 @@
 package xt
 
 import (
+	"encoding/binary"
 	"strings"
 
+	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
 
@@ -307,4 +309,95 @@ func (m *SCTP) printChunks(b *strings.Builder, numeric bool) {
 func hex04(v uint16) string {
 	const digits = "0123456789ABCDEF"
 	return string([]byte{digits[v>>12&15], digits[v>>8&15], digits[v>>4&15], digits[v&15]})
+}
+
+// Match implements pkt.Matcher as xt_sctp's sctp_mt (an xt match under
+// iptables-nft): false on a non-first fragment, a drop when the 12-byte
+// common header is not in the packet; then, in order and only for the
+// options given, the source port, the destination port and the chunk
+// walk (sctpChunks).
+func (m *SCTP) Match(c *pkt.Ctx) bool {
+	p := c.P
+	if p.FragOff != 0 {
+		return false
+	}
+	h := xtHeader(p, 12)
+	if h == nil {
+		c.DropNow = true
+		return false
+	}
+	if m.HasSrc && inRange(binary.BigEndian.Uint16(h[0:]), m.Src) == m.InvSrc {
+		return false
+	}
+	if m.HasDst && inRange(binary.BigEndian.Uint16(h[2:]), m.Dst) == m.InvDst {
+		return false
+	}
+	if m.HasChunks && m.sctpChunks(c, TransportOff(p)+12) == m.InvChunks {
+		return false
+	}
+	return true
+}
+
+func sctpChunkSet(m *[8]uint32, t uint8) bool { return m[t/32]&(1<<(t%32)) != 0 }
+
+// sctpFlags is match_flags: the first flag condition stored for this chunk
+// type (iptables stores the chunk's index in its name table, compared
+// here with the type as the kernel does) decides; none means true.
+func (m *SCTP) sctpFlags(t, flags uint8) bool {
+	for _, fi := range m.FlagInfo {
+		if fi.Chunk == t {
+			return flags&fi.FlagMask == fi.Flags
+		}
+	}
+	return true
+}
+
+// sctpChunks is xt_sctp's match_packet: walk the chunks from off (each a
+// 4-byte header whose length, rounded up to 4, leads to the next) while
+// off is inside the packet; a chunk header past the end or a zero length
+// drops the packet. any: some listed chunk passes its flags; only: every
+// chunk is listed and passes its flags (decided at the first that is not);
+// all: each listed type is seen with passing flags.
+func (m *SCTP) sctpChunks(c *pkt.Ctx, off int) bool {
+	raw := c.P.Raw
+	var left [8]uint32
+	if m.MatchType == SCTPChunkAll {
+		left = m.Chunks
+	}
+	for {
+		if off+4 > len(raw) || binary.BigEndian.Uint16(raw[off+2:]) == 0 {
+			c.DropNow = true
+			return false
+		}
+		t, fl := raw[off], raw[off+1]
+		off += (int(binary.BigEndian.Uint16(raw[off+2:])) + 3) &^ 3
+		if sctpChunkSet(&m.Chunks, t) {
+			switch m.MatchType {
+			case SCTPChunkAny:
+				if m.sctpFlags(t, fl) {
+					return true
+				}
+			case SCTPChunkAll:
+				if m.sctpFlags(t, fl) {
+					left[t/32] &^= 1 << (t % 32)
+				}
+			case SCTPChunkOnly:
+				if !m.sctpFlags(t, fl) {
+					return false
+				}
+			}
+		} else if m.MatchType == SCTPChunkOnly {
+			return false
+		}
+		if off >= len(raw) {
+			break
+		}
+	}
+	switch m.MatchType {
+	case SCTPChunkAll:
+		return left == [8]uint32{}
+	case SCTPChunkOnly:
+		return true
+	}
+	return false
 }

@@ -10,10 +10,10 @@ import (
 
 // u32 operators between location numbers (xt_u32's XT_U32_*).
 const (
-	U32And   uint8 = iota // &
-	U32Shl                // <<
-	U32Shr                // >>
-	U32At                 // @
+	U32And uint8 = iota // &
+	U32Shl              // <<
+	U32Shr              // >>
+	U32At               // @
 )
 
 // u32Max is XT_U32_MAXSIZE: at most this many tests, location numbers per
