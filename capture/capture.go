@@ -21,6 +21,7 @@ type Frame struct {
 	Time   time.Time // capture timestamp
 	IP     []byte    // from the IP header on
 	SrcMAC [6]byte   // link-layer source, when HasMAC
+	DstMAC [6]byte   // link-layer destination, when HasMAC
 	HasMAC bool
 }
 
@@ -75,6 +76,9 @@ func (r *Reader) Next() (Frame, error) {
 		return f, ErrSkip
 	}
 	f.IP, f.SrcMAC, f.HasMAC = ip, mac, hasMAC
+	if hasMAC && r.link == layers.LinkTypeEthernet && len(data) >= 6 {
+		copy(f.DstMAC[:], data[0:6])
+	}
 	return f, nil
 }
 

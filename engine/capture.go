@@ -68,7 +68,7 @@ func RunCapture(e *Engine, r *capture.Reader, o CaptureOptions) (CaptureStats, e
 		if o.Trace != nil {
 			tr = o.Trace(fr)
 		}
-		res := e.Process(&p, fr.Time, tr)
+		res := e.ProcessFrame(&p, fr.Time, Link{Src: fr.SrcMAC, Dst: fr.DstMAC, Has: fr.HasMAC}, tr)
 		st.Packets++
 		if res.Undecided != "" {
 			st.Undecided[res.Undecided]++

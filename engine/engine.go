@@ -107,6 +107,18 @@ func (e *Engine) load(now time.Time) {
 // Process runs one packet through the host at time now. The packet's
 // family picks the ruleset; trace (may be nil) sees every rule visited.
 func (e *Engine) Process(p *pkt.Packet, now time.Time, trace Tracer) Result {
+	return e.ProcessFrame(p, now, Link{}, trace)
+}
+
+// Link is what a capture knows of a received frame's link layer.
+type Link struct {
+	Src, Dst [6]byte
+	Has      bool
+}
+
+// ProcessFrame is Process for a packet whose link layer is known: matches
+// see its MAC addresses while it is a received packet (not at OUTPUT).
+func (e *Engine) ProcessFrame(p *pkt.Packet, now time.Time, link Link, trace Tracer) Result {
 	res := Result{Path: e.Host.PathOf(p.Src, p.Dst), Verdict: pkt.Accept}
 	rs := e.Rulesets[p.Family]
 	if !e.loaded {
@@ -118,6 +130,11 @@ func (e *Engine) Process(p *pkt.Packet, now time.Time, trace Tracer) Result {
 	for _, hs := range res.Path.Steps() {
 		c.Hook, c.In, c.Out = hs.Hook, hs.In, hs.Out
 		res.Hook = hs.Hook
+		received := hs.In != "" && hs.In != "lo"
+		c.HasMAC = link.Has && received
+		if c.HasMAC {
+			c.SrcMAC, c.DstMAC = link.Src, link.Dst
+		}
 		for _, ta := range hookTables[hs.Hook] {
 			if ta.name == "" {
 				if !tracked {
