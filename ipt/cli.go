@@ -62,6 +62,11 @@ func IptablesMain(f ruleset.Family, args []string, stdio IO) int {
 	statePath, args := takeState(args)
 	cmd, err := iptext.ParseCommand(args, iptext.ParseOptions{Family: f})
 	if err != nil {
+		if e, ok := err.(*iptext.Error); ok {
+			for _, w := range e.Warnings {
+				fmt.Fprintln(stdio.Stderr, w)
+			}
+		}
 		msg, code := FormatError(prog, err)
 		fmt.Fprint(stdio.Stderr, msg)
 		return code
