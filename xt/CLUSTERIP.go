@@ -27,8 +27,11 @@ var clusteripModes = []string{"", "sourceip", "sourceip-sourceport", "sourceip-s
 func init() {
 	Register(&Def{Name: "CLUSTERIP", Family: ruleset.IPv4, Target: true,
 		New: func() Parser { return &ClusterIP{seen: map[string]bool{}} },
-		Options: []Option{{Name: "new"}, {Name: "hashmode", Arg: ReqArg}, {Name: "clustermac", Arg: ReqArg},
-			{Name: "total-nodes", Arg: ReqArg}, {Name: "local-node", Arg: ReqArg}, {Name: "hash-init", Arg: ReqArg}}})
+		// Invert is allowed through so that the parser's refusal of "!"
+		// comes after the load warning, as in iptables.
+		Options: []Option{{Name: "new", Invert: true}, {Name: "hashmode", Arg: ReqArg, Invert: true},
+			{Name: "clustermac", Arg: ReqArg, Invert: true}, {Name: "total-nodes", Arg: ReqArg, Invert: true},
+			{Name: "local-node", Arg: ReqArg, Invert: true}, {Name: "hash-init", Arg: ReqArg, Invert: true}}})
 }
 
 // Name implements ruleset.Extension.
@@ -42,8 +45,11 @@ func (t *ClusterIP) warn(ctx *Context) {
 }
 
 // Parse implements Parser.
-func (t *ClusterIP) Parse(ctx *Context, opt, arg string, _ bool) error {
+func (t *ClusterIP) Parse(ctx *Context, opt, arg string, inv bool) error {
 	t.warn(ctx)
+	if inv {
+		return Errorf("CLUSTERIP: option \"--%s\" cannot be inverted.\n", opt)
+	}
 	t.seen[opt] = true
 	switch opt {
 	case "new":

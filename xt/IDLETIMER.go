@@ -15,6 +15,7 @@ type IdleTimer struct {
 	Label   string // at most 27 bytes, as the kernel's label[28]
 	Alarm   bool
 	seen    bool
+	labeled bool
 }
 
 func init() {
@@ -38,7 +39,7 @@ func (t *IdleTimer) Parse(_ *Context, opt, arg string, _ bool) error {
 		if len(arg) > 27 {
 			arg = arg[:27]
 		}
-		t.Label = arg
+		t.Label, t.labeled = arg, true
 	case "alarm":
 		t.Alarm = true
 	}
@@ -51,6 +52,9 @@ func (t *IdleTimer) Parse(_ *Context, opt, arg string, _ bool) error {
 func (t *IdleTimer) Final(*Context) (ruleset.Extension, error) {
 	if !t.seen {
 		return nil, Errorf("IDLETIMER: option \"--timeout\" must be specified\n")
+	}
+	if !t.labeled {
+		return nil, Errorf("IDLETIMER: option \"--label\" must be specified\n")
 	}
 	if t.Timeout == 0 || t.Timeout >= 2147483647/1000 || t.Label == "" || strings.ContainsRune(t.Label, '/') {
 		return nil, KernelInval()
