@@ -227,14 +227,15 @@ func list(rs *ruleset.Ruleset, view *ruleset.Table, cmd *iptext.Command, out *st
 }
 
 // SameRule reports whether two rules are the same for -D and -C: equal
-// save forms, counters aside.
+// lossless save forms (which keep what iptables-save drops, such as an
+// inverted full range), counters aside.
 func SameRule(a, b *ruleset.Rule, f ruleset.Family) bool {
 	return ruleKey(a, f) == ruleKey(b, f)
 }
 
 func ruleKey(r *ruleset.Rule, f ruleset.Family) string {
 	var b strings.Builder
-	iptext.RuleSpec(&b, r, f, false)
+	iptext.RuleSpecLossless(&b, r, f)
 	return b.String()
 }
 

@@ -68,6 +68,12 @@ func RuleSpec(b *strings.Builder, r *ruleset.Rule, f ruleset.Family, counters bo
 	ruleSpec(b, r, f, counters, false)
 }
 
+// RuleSpecLossless is RuleSpec in the lossless form (ruleset.Fmt.Lossless):
+// two rules are the same rule for -D and -C when these forms are equal.
+func RuleSpecLossless(b *strings.Builder, r *ruleset.Rule, f ruleset.Family) {
+	ruleSpec(b, r, f, false, true)
+}
+
 func ruleSpec(b *strings.Builder, r *ruleset.Rule, f ruleset.Family, counters, lossless bool) {
 	saveAddr(b, 's', r.Src, r.Inv&ruleset.InvSrc != 0)
 	saveAddr(b, 'd', r.Dst, r.Inv&ruleset.InvDst != 0)
