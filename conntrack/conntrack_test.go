@@ -466,13 +466,17 @@ func TestChecksum(t *testing.T) {
 	}
 }
 
-func TestEntrySize(t *testing.T) {
+// BenchmarkEntrySize reports the memory of one connection: the entry and
+// its two hash slots (key + uint32 value, plus the swiss table's control
+// byte at the 7/8 maximum load).
+func BenchmarkEntrySize(b *testing.B) {
 	e, k := unsafe.Sizeof(entry{}), unsafe.Sizeof(key{})
-	// Two map slots (key + uint32 value) per entry, plus the swiss table's
-	// control byte, at the 7/8 maximum load.
 	slot := (k + 4 + 3) &^ 3
-	t.Logf("entry %d bytes (pkt.Conn %d, tcp state %d), key %d bytes; about %d bytes per connection with both hash slots",
-		e, unsafe.Sizeof(pkt.Conn{}), unsafe.Sizeof(tcpConn{}), k, e+2*(slot+1)*8/7)
+	for b.Loop() {
+	}
+	b.ReportMetric(float64(e), "entry-bytes")
+	b.ReportMetric(float64(e+2*(slot+1)*8/7), "bytes/connection")
+	b.ReportMetric(float64(unsafe.Sizeof(pkt.Conn{})), "conn-view-bytes")
 }
 
 func BenchmarkTrackTCPEstablished(b *testing.B) {
