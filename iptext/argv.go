@@ -211,6 +211,9 @@ func ParseCommand(args []string, o ParseOptions) (*Command, error) {
 		return "", false
 	}
 	if err := p.run(); err != nil {
+		if e, ok := err.(*Error); ok && len(p.cmd.Warnings) > 0 {
+			e.Warnings = p.cmd.Warnings
+		}
 		return nil, err
 	}
 	return p.cmd, nil

@@ -41,6 +41,9 @@ type Error struct {
 	File   string
 	Line   int
 	Col    int
+	// Warnings are what iptables printed on stderr before failing
+	// (ParseCommand fills it in).
+	Warnings []string
 }
 
 func (e *Error) Error() string {

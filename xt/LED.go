@@ -59,7 +59,16 @@ func (t *LED) Final(*Context) (ruleset.Extension, error) {
 
 // Save implements ruleset.Extension.
 func (t *LED) Save(b *strings.Builder, _ ruleset.Fmt) {
-	b.WriteString(" --led-trigger-id \"" + t.ID + "\"")
+	// iptables prints the id in double quotes as is; quotes and
+	// backslashes inside are escaped here so that the line reads back.
+	b.WriteString(" --led-trigger-id \"")
+	for i := 0; i < len(t.ID); i++ {
+		if c := t.ID[i]; c == '"' || c == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(t.ID[i])
+	}
+	b.WriteByte('"')
 	if t.Delay == 0xFFFFFFFF {
 		b.WriteString(" --led-delay inf")
 	} else if t.Delay != 0 {
