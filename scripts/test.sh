@@ -30,7 +30,19 @@ fi
 
 echo "== go vet"
 go vet ./...
-echo "== go test"
-go test -count=1 -timeout 40m ./... 2>&1 | tee /tmp/rampart-test.log
+echo "== go test (full log: ${TEST_LOG:=/tmp/rampart-test.log})"
+# -v so that the suites' own counts (conformance, kernel differential)
+# reach the log; the summary below shows them with each package's result.
+set +e
+go test -count=1 -timeout 40m -v ./... > "$TEST_LOG" 2>&1
+status=$?
+set -e
+grep -E '^(ok|FAIL|panic:)|^[a-z-]+: [0-9]+ (passed|packets|commands|lines|cases)' "$TEST_LOG" || true
+if [ $status -ne 0 ]; then
+  echo "== failures"
+  grep -A40 -- '--- FAIL' "$TEST_LOG" | head -400
+  echo "go test failed (exit $status); full log in $TEST_LOG"
+  exit $status
+fi
 echo "== fuzz (short)"
 FUZZTIME="${FUZZTIME:-10s}" scripts/fuzz.sh
