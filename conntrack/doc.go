@@ -17,6 +17,10 @@
 // the unconfirmed entry disappears, as in the kernel. A packet that already
 // carries conntrack (a locally generated packet looped back through lo)
 // keeps the Result it got at OUTPUT: the engine must not call Track again.
+// The packet REJECT sends in answer to a rejected packet gets that packet's
+// entry from Related (nf_conntrack_attach: RELATED, other direction) instead
+// of Track; for a TCP reset, SetClosing moves a confirmed entry to CLOSE
+// (nf_ct_set_closing).
 // Result.Drop means conntrack dropped the packet itself (table full).
 // Time is the packet's time, never the wall clock.
 //

@@ -16,6 +16,7 @@ import (
 	"github.com/rampartfw/rampart/iptext"
 	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
+	"github.com/rampartfw/rampart/xt"
 )
 
 // EmptyFilter is a filter table with ACCEPT policies and no rules.
@@ -154,8 +155,10 @@ func (t *Topo) loadKernel(fam ruleset.Family, rules string) (string, error) {
 }
 
 // RunCase runs a case in the kernel and in rampart and compares the
-// counters. dir receives the capture (capture.pcap), the rules and, on
-// mismatch, a report.
+// counters. dir receives the capture (capture.pcap, with the kernel's
+// packet times: see retime; tcpdump's own in capture.tcpdump.pcap), the
+// rules and, on mismatch, a report. rampart runs with the kernel's jiffy
+// phase (xt.JiffyPhase).
 func (t *Topo) RunCase(c Case, dir string) (*Outcome, error) {
 	o := &Outcome{Case: c.Name, Dir: dir, Kernel: map[ruleset.Family]string{}, Rampart: map[ruleset.Family]string{}, Packets: map[int]PacketInfo{}}
 	rules := map[ruleset.Family]string{ruleset.IPv4: c.Rules4, ruleset.IPv6: c.Rules6}
@@ -183,8 +186,12 @@ func (t *Topo) RunCase(c Case, dir string) (*Outcome, error) {
 	}
 	time.Sleep(20 * time.Millisecond)
 	var log strings.Builder
+	var sent []sentPacket
 	for i, s := range c.Steps {
 		time.Sleep(s.Gap)
+		if s.Side == FW {
+			sent = append(sent, sentPacket{at: time.Now(), ip: s.IP})
+		}
 		if err := t.Send(s.Side, s.IP); err != nil {
 			o.SendErrors++
 			fmt.Fprintf(&log, "step %d (%s from %s): %v\n", i, s.Note, s.Side, err)
@@ -193,6 +200,11 @@ func (t *Topo) RunCase(c Case, dir string) (*Outcome, error) {
 	}
 	time.Sleep(100 * time.Millisecond)
 	o.Dropped, _ = cap.Stop()
+	// The kernel's times, not tcpdump's (the original is kept).
+	if raw, err := os.ReadFile(pcap); err == nil {
+		os.WriteFile(filepath.Join(dir, "capture.tcpdump.pcap"), raw, 0o644)
+		os.WriteFile(pcap, retime(raw, sent), 0o644)
+	}
 	os.WriteFile(filepath.Join(dir, "send.log"), []byte(log.String()), 0o644)
 	for _, fam := range []ruleset.Family{ruleset.IPv4, ruleset.IPv6} {
 		out, err := t.Exec("", fam.Tool()+"-save", "-c")
@@ -213,6 +225,7 @@ func (t *Topo) RunCase(c Case, dir string) (*Outcome, error) {
 		}
 		rss[fam] = rs
 	}
+	xt.JiffyPhase = KernelJiffyPhase()
 	e := engine.New(rss[ruleset.IPv4], rss[ruleset.IPv6], Host(), NewTracker())
 	f, err := os.Open(pcap)
 	if err != nil {

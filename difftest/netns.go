@@ -418,3 +418,24 @@ func (c *Capture) Stop() (dropped int, err error) {
 	}
 	return dropped, nil
 }
+
+// KernelJiffyPhase returns where this machine's jiffies tick in Unix time
+// (xt.JiffyPhase): the CLOCK_REALTIME - CLOCK_MONOTONIC offset modulo the
+// 4 ms jiffy, since the tick is aligned to multiples of TICK_NSEC of
+// CLOCK_MONOTONIC.
+func KernelJiffyPhase() time.Duration {
+	const jiffy = int64(4 * time.Millisecond)
+	best := int64(-1)
+	var off int64
+	for range 5 {
+		var rt, mono, rt2 unix.Timespec
+		unix.ClockGettime(unix.CLOCK_REALTIME, &rt)
+		unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono)
+		unix.ClockGettime(unix.CLOCK_REALTIME, &rt2)
+		if d := rt2.Nano() - rt.Nano(); best < 0 || d < best {
+			best = d
+			off = (rt.Nano()+rt2.Nano())/2 - mono.Nano()
+		}
+	}
+	return time.Duration((off%jiffy + jiffy) % jiffy)
+}

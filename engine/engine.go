@@ -23,6 +23,24 @@ type Tracker interface {
 	Abort(c *pkt.Ctx)
 }
 
+// Attacher is implemented by trackers that give the packet REJECT sends
+// the rejected packet's conntrack, as the kernel does (nf_ct_attach from
+// icmp_send, icmpv6_send, nf_send_reset and nf_send_reset6): the answer
+// passes OUTPUT and POSTROUTING RELATED to that connection, in the other
+// direction, without being looked up.
+type Attacher interface {
+	// Hold keeps the conntrack of the current packet, which REJECT drops,
+	// for its answer (instead of Abort). closing: the answer is a TCP reset
+	// (nf_ct_set_closing moves a confirmed TCP entry to CLOSE).
+	Hold(c *pkt.Ctx, closing bool)
+	// Attach gives the current packet, the answer, the held conntrack;
+	// false when there is none to attach (the rejected packet was INVALID
+	// or UNTRACKED): the answer is then tracked as usual.
+	Attach(c *pkt.Ctx) bool
+	// Release forgets what Hold kept.
+	Release()
+}
+
 // Engine is one simulated host: its rulesets, routing, connection tracking
 // and the state of stateful matches.
 type Engine struct {
@@ -34,6 +52,11 @@ type Engine struct {
 	ctx      pkt.Ctx // reused for each packet
 	loaded   bool    // load-time checks done
 	addrType func(netip.Addr, string) (uint16, bool)
+
+	// answer describes what REJECT sent for the last packet it dropped:
+	// the kernel sends it synchronously, so in a capture it is the next
+	// packet.
+	answer rejectAnswer
 }
 
 // New returns an engine over the rulesets (either may be nil).
@@ -118,8 +141,33 @@ type Link struct {
 
 // ProcessFrame is Process for a packet whose link layer is known: matches
 // see its MAC addresses while it is a received packet (not at OUTPUT).
+//
+// A packet that answers the previous one, dropped by REJECT (its ICMP
+// error or TCP reset, which the kernel sends at once), is a locally
+// generated packet, whatever its source address, and carries the rejected
+// packet's conntrack (see Attacher).
 func (e *Engine) ProcessFrame(p *pkt.Packet, now time.Time, link Link, trace Tracer) Result {
+	prev := e.answer
+	e.answer = rejectAnswer{}
+	answer := prev.ok && prev.answeredBy(p)
+	at, _ := e.CT.(Attacher)
+	if !answer && at != nil {
+		at.Release()
+	}
+	res := e.process(p, now, link, trace, answer, prev.ctState, at)
+	if answer && at != nil && !e.answer.ok {
+		at.Release()
+	}
+	return res
+}
+
+// process runs one packet; answer: it is REJECT's answer to the previous
+// packet, whose conntrack state was prevState.
+func (e *Engine) process(p *pkt.Packet, now time.Time, link Link, trace Tracer, answer bool, prevState uint8, at Attacher) Result {
 	res := Result{Path: e.Host.PathOf(p.Src, p.Dst), Verdict: pkt.Accept}
+	if answer {
+		res.Path = e.Host.LocalPath(p.Dst)
+	}
 	rs := e.Rulesets[p.Family]
 	if !e.loaded {
 		e.load(now)
@@ -139,7 +187,16 @@ func (e *Engine) ProcessFrame(p *pkt.Packet, now time.Time, link Link, trace Tra
 			if ta.name == "" {
 				if !tracked {
 					tracked = true
-					if e.CT != nil {
+					if answer && prevState != pkt.CTInvalid {
+						// The answer carries skb->_nfct from birth (for an
+						// UNTRACKED rejected packet a null entry that
+						// conntrack then ignores): NOTRACK and CT leave a
+						// packet with _nfct set alone.
+						c.NoTrack = false
+					}
+					if answer && at != nil && at.Attach(c) {
+						// nf_conntrack_in: already has an entry.
+					} else if e.CT != nil {
 						e.CT.Track(c)
 					} else {
 						c.CTState = pkt.CTUntracked
@@ -173,6 +230,13 @@ func (e *Engine) ProcessFrame(p *pkt.Packet, now time.Time, link Link, trace Tra
 			}
 			if v != pkt.Accept {
 				res.Verdict, res.Reason, res.CTState = v, why, c.CTState
+				if v == pkt.Drop && c.Reject != "" {
+					e.answer = expectAnswer(p, c.Reject, c.CTState)
+					if e.answer.ok && at != nil {
+						at.Hold(c, e.answer.rst && e.answer.resets)
+						return res
+					}
+				}
 				if e.CT != nil {
 					e.CT.Abort(c)
 				}

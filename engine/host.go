@@ -151,15 +151,8 @@ type HookStep struct {
 // PREROUTING.
 func (h *Host) PathOf(src, dst netip.Addr) Path {
 	srcLocal, dstLocal := h.IsLocal(src), h.IsLocal(dst)
-	switch {
-	case srcLocal && dstLocal:
-		return mkPath("", HookStep{ruleset.LocalOut, "", "lo"}, HookStep{ruleset.PostRouting, "", "lo"}, HookStep{ruleset.PreRouting, "lo", ""}, HookStep{ruleset.LocalIn, "lo", ""})
-	case srcLocal:
-		out := h.Lookup(dst)
-		if out == "" {
-			return mkPath("no route to " + dst.String())
-		}
-		return mkPath("", HookStep{ruleset.LocalOut, "", out}, HookStep{ruleset.PostRouting, "", out})
+	if srcLocal {
+		return h.LocalPath(dst)
 	}
 	in := h.Lookup(src)
 	if in == "" {
@@ -180,6 +173,21 @@ func (h *Host) PathOf(src, dst netip.Addr) Path {
 		return mkPath("no route to "+dst.String(), pre)
 	}
 	return mkPath("", pre, HookStep{ruleset.Forward, in, out}, HookStep{ruleset.PostRouting, "", out})
+}
+
+// LocalPath is the path of a packet this host sends to dst, whatever its
+// source address: OUTPUT and POSTROUTING on the route's interface, or over
+// lo (then PREROUTING and INPUT) to a local address. REJECT's TCP resets
+// for forwarded packets take it with a foreign source address.
+func (h *Host) LocalPath(dst netip.Addr) Path {
+	if h.IsLocal(dst) {
+		return mkPath("", HookStep{ruleset.LocalOut, "", "lo"}, HookStep{ruleset.PostRouting, "", "lo"}, HookStep{ruleset.PreRouting, "lo", ""}, HookStep{ruleset.LocalIn, "lo", ""})
+	}
+	out := h.Lookup(dst)
+	if out == "" {
+		return mkPath("no route to " + dst.String())
+	}
+	return mkPath("", HookStep{ruleset.LocalOut, "", out}, HookStep{ruleset.PostRouting, "", out})
 }
 
 func isBroadcast(a netip.Addr) bool {

@@ -142,11 +142,17 @@ func (t *Reject) Print(b *strings.Builder, _ ruleset.Fmt) {
 //
 // The engine does not inject the reply. In the kernel it is a new packet:
 // nf_send_unreach/nf_send_unreach6 hand it to icmp_send/icmpv6_send,
-// nf_send_reset/nf_send_reset6 build the RST themselves (attached to the
-// rejected packet's conntrack entry with nf_ct_attach); both leave through
+// nf_send_reset/nf_send_reset6 build the RST themselves; both leave through
 // ip_local_out/ip6_local_out, that is through the OUTPUT hook (raw,
 // mangle, nat, filter, security) and then POSTROUTING, like any locally
-// generated packet. No reply is sent at all for a non-first fragment, a
+// generated packet, even a RST whose source is the forwarded packet's
+// destination. Either way the reply carries the rejected packet's conntrack
+// (nf_ct_attach, from icmp_glue_bits/icmpv6_getfrag for ICMP errors): it is
+// RELATED, in the other direction, and conntrack at OUTPUT does not look it
+// up; the rejected packet's unconfirmed entry lives on with it and is
+// never confirmed. nf_send_reset also moves a confirmed TCP entry to CLOSE
+// (nf_ct_set_closing, 10 s). The engine applies all this to the next
+// packet it processes when that packet is the reply (engine.Attacher). No reply is sent at all for a non-first fragment, a
 // packet whose checksum fails (where nf_reject_verify_csum applies), a
 // TCP RST (tcp-reset), or, for ICMP replies, an ICMP error, a broadcast or
 // multicast destination and a reply suppressed by icmp rate limiting;

@@ -676,13 +676,23 @@ const hashlimitMaxSize = 1048576 // HASHLIMIT_MAX_SIZE
 // hashlimitJiffy is one jiffy at HZ=250 in nanoseconds.
 const hashlimitJiffy = int64(time.Second / hashlimitHZ)
 
+// JiffyPhase is where the simulated kernel's jiffies tick, in Unix time:
+// jiffies advance when CLOCK_MONOTONIC reaches a multiple of TICK_NSEC
+// (4 ms at HZ=250; tick_init_jiffy_update aligns the tick so), that is at
+// the Unix times JiffyPhase + k*4ms, where JiffyPhase is the machine's
+// CLOCK_REALTIME - CLOCK_MONOTONIC offset modulo 4 ms (the "offset" of
+// clock 1 in /proc/timer_list). Which jiffy a packet falls in decides the
+// credit of hashlimit and the age of recent entries when packets are a
+// few milliseconds apart. 0 puts the ticks on multiples of 4 ms of Unix
+// time (the phase of the machine is unknown).
+var JiffyPhase time.Duration
+
 // rlJiffies is jiffies (HZ=250) at the packet's time, counted from the
-// Unix epoch: the kernel's jiffies start at an arbitrary phase, and only
-// differences and the jiffy boundaries matter to the rate matches; where a
-// boundary falls between two packets less than a jiffy apart is the one
-// thing this cannot know.
+// Unix epoch shifted by JiffyPhase: the kernel's jiffies start at an
+// arbitrary value, and only differences and the jiffy boundaries matter to
+// the rate matches.
 func rlJiffies(t time.Time) uint64 {
-	n := t.UnixNano()
+	n := t.UnixNano() - int64(JiffyPhase%time.Duration(hashlimitJiffy))
 	q := n / hashlimitJiffy
 	if n%hashlimitJiffy != 0 && n < 0 {
 		q--
