@@ -281,3 +281,7 @@ func (s *Store) Get(key any, mk func() any) any {
 	s.m[key] = v
 	return v
 }
+
+// LastLog returns the log lines (LOG, NFLOG) of the last packet processed,
+// in the kernel's format; valid until the next packet.
+func (e *Engine) LastLog() []string { return e.ctx.Log }

@@ -80,8 +80,9 @@ commands:
   save [-4|-6] [-c] FILE       print FILE (restore format or iptables command script)
                                exactly as iptables-save prints after loading it
   simulate [-6] RULES --pcap IN [--iface NAME=ADDR/LEN,...]... [--route PREFIX=IFACE]...
-           [--verdicts OUT.jsonl]
-                               run a capture through the rules; print iptables-save -c
+           [--verdicts OUT.jsonl] [--log FILE]
+                               run a capture through the rules; print iptables-save -c;
+                               LOG lines (kernel format) go to FILE or stderr
   explain [-6] RULES PACKET     show every rule a packet visits and the verdict, e.g.
                                "tcp 203.0.113.9:40000 > 10.0.0.1:22 flags S in eth0 state NEW"
   iptables --state FILE ARGS   iptables 1.8.9 on a ruleset kept in FILE

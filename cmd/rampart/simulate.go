@@ -57,7 +57,7 @@ func stateName(s uint8) string {
 
 func cmdSimulate(args []string) int {
 	fam := ruleset.IPv4
-	var rulesFile, pcapFile, verdictsFile string
+	var rulesFile, pcapFile, verdictsFile, logFile string
 	var ifaces, routes multiFlag
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -102,6 +102,12 @@ func cmdSimulate(args []string) int {
 				return 2
 			}
 			verdictsFile = v
+		case "--log":
+			v, ok := val()
+			if !ok {
+				return 2
+			}
+			logFile = v
 		default:
 			if strings.HasPrefix(a, "-") || rulesFile != "" {
 				fmt.Fprintf(os.Stderr, "rampart simulate: unexpected argument %q\n", a)
@@ -111,7 +117,7 @@ func cmdSimulate(args []string) int {
 		}
 	}
 	if rulesFile == "" || pcapFile == "" {
-		fmt.Fprintln(os.Stderr, "usage: rampart simulate [-6] RULES --pcap IN [--iface NAME=ADDR/LEN,...]... [--route PREFIX=IFACE]... [--verdicts OUT.jsonl]")
+		fmt.Fprintln(os.Stderr, "usage: rampart simulate [-6] RULES --pcap IN [--iface NAME=ADDR/LEN,...]... [--route PREFIX=IFACE]... [--verdicts OUT.jsonl] [--log FILE]")
 		return 2
 	}
 	rs, diags, err := ipt.LoadFile(rulesFile, ipt.LoadOptions{Family: fam})
@@ -167,7 +173,24 @@ func cmdSimulate(args []string) int {
 		vw = bufio.NewWriter(f)
 		defer vw.Flush()
 	}
+	logw := bufio.NewWriter(os.Stderr)
+	if logFile != "" {
+		f, err := os.Create(logFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "rampart simulate:", err)
+			return 1
+		}
+		defer f.Close()
+		logw = bufio.NewWriter(f)
+	}
+	defer logw.Flush()
 	stats, err := engine.RunCapture(e, r, engine.CaptureOptions{Each: func(fr capture.Frame, p *pkt.Packet, res engine.Result) {
+		for _, l := range e.LastLog() {
+			logw.WriteString(l)
+			if !strings.HasSuffix(l, "\n") {
+				logw.WriteByte('\n')
+			}
+		}
 		if vw == nil {
 			return
 		}

@@ -16,7 +16,7 @@ func TestSimulateCounts(t *testing.T) {
 	dir := t.TempDir()
 	rules := filepath.Join(dir, "r.rules")
 	os.WriteFile(rules, []byte("*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n"+
-		"-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n-A INPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,PSH,ACK,URG NONE -j DROP\nCOMMIT\n"), 0o644)
+		"-A INPUT -p udp -j LOG --log-prefix \"udp: \"\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n-A INPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,PSH,ACK,URG NONE -j DROP\nCOMMIT\n"), 0o644)
 	capFile := filepath.Join(dir, "c.pcap")
 	f, _ := os.Create(capFile)
 	w, err := capture.NewWriter(f)
@@ -36,7 +36,8 @@ func TestSimulateCounts(t *testing.T) {
 	f.Close()
 	bin := buildRampart(t)
 	verdicts := filepath.Join(dir, "v.jsonl")
-	r := runBin(t, bin, nil, "", "simulate", rules, "--pcap", capFile, "--iface", "eth0=10.0.0.1/24", "--verdicts", verdicts)
+	logFile := filepath.Join(dir, "log")
+	r := runBin(t, bin, nil, "", "simulate", rules, "--pcap", capFile, "--iface", "eth0=10.0.0.1/24", "--verdicts", verdicts, "--log", logFile)
 	if r.code != 0 {
 		t.Fatalf("simulate: %+v", r)
 	}
@@ -45,11 +46,15 @@ func TestSimulateCounts(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, r.stdout)
 		}
 	}
+	lg, _ := os.ReadFile(logFile)
+	if !strings.Contains(string(lg), "udp: IN=eth0 OUT= MAC= SRC=203.0.113.9 DST=10.0.0.1 LEN=28 ") || !strings.Contains(string(lg), "PROTO=UDP SPT=5353 DPT=53 LEN=8") {
+		t.Errorf("LOG output:\n%s", lg)
+	}
 	v, _ := os.ReadFile(verdicts)
 	if n := strings.Count(string(v), "\n"); n != 3 {
 		t.Errorf("%d verdict lines, want 3 (the IPv6 packet is ignored):\n%s", n, v)
 	}
-	if !strings.Contains(string(v), `"index":0,`) || !strings.Contains(string(v), `"verdict":"ACCEPT","table":"filter","chain":"INPUT","rule":1`) {
+	if !strings.Contains(string(v), `"index":0,`) || !strings.Contains(string(v), `"verdict":"ACCEPT","table":"filter","chain":"INPUT","rule":2`) {
 		t.Errorf("verdicts:\n%s", v)
 	}
 }
