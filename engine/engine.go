@@ -83,6 +83,9 @@ type Result struct {
 	Path      Path
 	CTState   uint8
 	Undecided string
+	// Marginal is set when a stateful match's decision for this packet
+	// was within xt.MarginalWindow of flipping (pkt.Ctx.Marginal).
+	Marginal bool
 }
 
 // Delivered reports whether the packet went all the way.
@@ -155,6 +158,7 @@ func (e *Engine) ProcessFrame(p *pkt.Packet, now time.Time, link Link, trace Tra
 		at.Release()
 	}
 	res := e.process(p, now, link, trace, answer, prev.ctState, at)
+	res.Marginal = e.ctx.Marginal
 	if answer && at != nil && !e.answer.ok {
 		at.Release()
 	}
@@ -175,7 +179,9 @@ func (e *Engine) process(p *pkt.Packet, now time.Time, link Link, trace Tracer, 
 	e.ctx = pkt.Ctx{P: p, Now: now, Store: e.Store, Host: e.Host, AddrType: e.addrType, Log: e.ctx.Log[:0]}
 	c := &e.ctx
 	tracked := false
-	for _, hs := range res.Path.Steps() {
+	var natDone [2]bool // destination, source manipulation set up
+	for si := 0; si < res.Path.n; si++ {
+		hs := res.Path.steps[si]
 		c.Hook, c.In, c.Out = hs.Hook, hs.In, hs.Out
 		res.Hook = hs.Hook
 		received := hs.In != "" && hs.In != "lo"
@@ -208,7 +214,51 @@ func (e *Engine) process(p *pkt.Packet, now time.Time, link Link, trace Tracer, 
 				}
 				continue
 			}
-			if ta.nat && c.CTState != pkt.CTNew {
+			if ta.nat {
+				// The nat chains see only a connection's first packet;
+				// the binding then applies to all of its packets.
+				// Each kind of manipulation is set up once per
+				// connection (nf_nat_initialized): a looped-back local
+				// packet does not see PREROUTING/INPUT nat again.
+				kind := 0
+				if hs.Hook == ruleset.LocalIn || hs.Hook == ruleset.PostRouting {
+					kind = 1
+				}
+				first := !natDone[kind]
+				natDone[kind] = true
+				if first && c.CTState == pkt.CTNew && rs != nil {
+					if t := rs.Table("nat"); t != nil {
+						c.Table = "nat"
+						if v, why := Table(t, hs.Hook.String(), c, trace); v != pkt.Accept {
+							res.Verdict, res.Reason, res.CTState = v, why, c.CTState
+							if e.CT != nil {
+								e.CT.Abort(c)
+							}
+							return res
+						}
+					}
+				}
+				if natManip(c) {
+					// Routing again with the new destination.
+					rest := e.Host.reroute(hs.Hook, hs.In, c.P.Dst)
+					np := res.Path
+					np.n = si + 1
+					if hs.Hook == ruleset.LocalOut {
+						np.steps[si].Out = e.Host.Lookup(c.P.Dst)
+						if rest.n > 0 && rest.steps[0].Out == "lo" {
+							np.steps[si].Out = "lo"
+						}
+						c.Out = np.steps[si].Out
+					}
+					for _, st := range rest.Steps() {
+						if np.n < len(np.steps) {
+							np.steps[np.n] = st
+							np.n++
+						}
+					}
+					np.Routing = rest.Routing
+					res.Path = np
+				}
 				continue
 			}
 			if rs == nil {
