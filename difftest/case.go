@@ -287,6 +287,22 @@ func Summarize(p *pkt.Packet) string {
 	return fmt.Sprintf("%s len %d", s, p.Len)
 }
 
+// packetList formats capture indexes as "#3 #17 ...", at most max of them.
+func packetList(idx []int, max int) string {
+	var b strings.Builder
+	for i, n := range idx {
+		if i == max {
+			fmt.Fprintf(&b, " ... %d more", len(idx)-i)
+			break
+		}
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "#%d", n)
+	}
+	return b.String()
+}
+
 func tcpFlags(f uint8) string {
 	var b strings.Builder
 	for i, n := range []string{"F", "S", "R", "P", ".", "U"} {
@@ -324,6 +340,9 @@ func (o *Outcome) Report(maxPackets int) string {
 	if o.Dropped > 0 {
 		fmt.Fprintf(&b, "  WARNING: tcpdump reports %d packets dropped by the kernel: the capture is incomplete\n", o.Dropped)
 	}
+	if m := o.Marginal(); len(m) > 0 {
+		fmt.Fprintf(&b, "  timing-marginal rate decisions (%d packets): %s\n", len(m), packetList(m, 20))
+	}
 	for why, n := range o.Stats.Undecided {
 		fmt.Fprintf(&b, "  undecided (%d packets): %s\n", n, why)
 	}
@@ -342,11 +361,30 @@ func (o *Outcome) Report(maxPackets int) string {
 				break
 			}
 			pi := o.Packets[idx]
-			fmt.Fprintf(&b, "      #%d %s: %s %s by %s %s rule %d (%s) state %s\n", idx, pi.Summary, pi.Result.Hook, pi.Result.Verdict,
-				pi.Result.Reason.Table, pi.Result.Reason.Chain, pi.Result.Reason.Rule, pi.Result.Reason.Why, stateName(pi.Result.CTState))
+			marg := ""
+			if pi.Result.Marginal {
+				marg = " (timing-marginal)"
+			}
+			fmt.Fprintf(&b, "      #%d %s: %s %s by %s %s rule %d (%s) state %s%s\n", idx, pi.Summary, pi.Result.Hook, pi.Result.Verdict,
+				pi.Result.Reason.Table, pi.Result.Reason.Chain, pi.Result.Reason.Rule, pi.Result.Reason.Why, stateName(pi.Result.CTState), marg)
 		}
 	}
 	return b.String()
+}
+
+// Marginal lists, in capture order, the packets for which rampart made a
+// timing-marginal rate decision (engine.Result.Marginal): a token or jiffy
+// boundary was within xt.MarginalWindow of the packet's time, so the
+// capture's timestamp jitter may have decided it.
+func (o *Outcome) Marginal() []int {
+	var idx []int
+	for i, pi := range o.Packets {
+		if pi.Result.Marginal {
+			idx = append(idx, i)
+		}
+	}
+	sort.Ints(idx)
+	return idx
 }
 
 // Verdicts lists rampart's decision for every packet, in capture order.

@@ -268,9 +268,10 @@ func (t *Topo) openSockets() error {
 
 // Close closes the sockets (the namespaces belong to the caller).
 func (t *Topo) Close() {
-	for _, fd := range []int{t.peerFD, t.farFD, t.fw4, t.fw6} {
-		if fd >= 0 {
-			unix.Close(fd)
+	for _, fd := range []*int{&t.peerFD, &t.farFD, &t.fw4, &t.fw6} {
+		if *fd >= 0 {
+			unix.Close(*fd)
+			*fd = -1
 		}
 	}
 }

@@ -112,6 +112,11 @@ type Ctx struct {
 	// Undecided is set by a match that cannot decide; the engine reports
 	// it instead of guessing.
 	Undecided string
+	// Marginal is set by a stateful match (limit, hashlimit, recent)
+	// whose decision would flip if the packet's time moved by less than a
+	// small margin (xt.MarginalWindow): a token or jiffy boundary is that
+	// close, so a capture's timestamp jitter can decide it.
+	Marginal bool
 
 	// Set by targets.
 	QueueNum uint16

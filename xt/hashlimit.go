@@ -808,6 +808,38 @@ func (t *hashlimitTable) gc(now uint64) {
 	}
 }
 
+// lastPass is the last garbage collection pass due by jiffy j that has
+// not run yet (ok false: none).
+func (t *hashlimitTable) lastPass(j uint64) (at uint64, ok bool) {
+	if int64(j-t.nextGC) < 0 {
+		return 0, false
+	}
+	return t.nextGC + (j-t.nextGC)/t.gcEvery*t.gcEvery, true
+}
+
+// gcMarginal reports whether the garbage collection frees an
+// entry that expires at jiffy expires before a packet at jiffy now could
+// go either way: the packet one jiffy off (when near a boundary) or the
+// expiry one jiffy off (the jitter of the packet that set it) decides it.
+func (t *hashlimitTable) gcMarginal(expires, now uint64, near bool) bool {
+	freed := func(j, exp uint64) bool {
+		at, ok := t.lastPass(j)
+		return ok && int64(at-exp) >= 0
+	}
+	base := freed(now, expires)
+	for dj := -1; dj <= 1; dj++ {
+		if dj != 0 && !near {
+			continue
+		}
+		for de := -1; de <= 1; de++ {
+			if freed(now+uint64(dj), expires+uint64(de)) != base {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // maskl is the kernel's maskl on a 32-bit word.
 func maskl(a uint32, l uint) uint32 {
 	if l == 0 {
@@ -1035,13 +1067,20 @@ func hashlimitByteCost(n uint32, e *hashlimitEnt) uint64 {
 func (m *Hashlimit) Match(c *pkt.Ctx) bool {
 	t := m.table(c.Store, c.Now)
 	now := rlJiffies(c.Now)
-	t.gc(now)
+	near := nearJiffyBoundary(c.Now)
 	d, ok := t.initDst(c.P)
+	if ok {
+		if pe := t.ents[d]; pe != nil && t.gcMarginal(pe.expires, now, near) {
+			c.Marginal = true
+		}
+	}
+	t.gc(now)
 	if !ok {
 		c.DropNow = true
 		return false
 	}
 	e := t.ents[d]
+	fresh := e == nil
 	expires := now + msecsToJiffies(t.cfg.Expire)
 	if e == nil {
 		if uint32(len(t.ents)) >= t.max {
@@ -1057,12 +1096,19 @@ func (m *Hashlimit) Match(c *pkt.Ctx) bool {
 		t.ents[d] = e
 		e.expires = expires
 		t.rateinfoInit(e, now)
-	} else {
+	}
+	prev, credit0 := e.prev, e.w[0]
+	if !fresh {
 		e.expires = expires
 		t.rateinfoRecalc(e, now)
 	}
 	inv := m.Mode&HashlimitInvert != 0
 	if m.Mode&HashlimitRateMatch != 0 {
+		// Marginal: one jiffy more or less would (or would not) close
+		// the rate window.
+		if interval := uint64(uint32(e.w[0]) * hashlimitHZ); near && !fresh && (now-prev == interval || now-prev+1 == interval) {
+			c.Marginal = true
+		}
 		cost := uint64(1)
 		if m.Mode&HashlimitBytes != 0 {
 			cost = uint64(c.P.Len)
@@ -1078,6 +1124,33 @@ func (m *Hashlimit) Match(c *pkt.Ctx) bool {
 		cost = hashlimitByteCost(c.P.Len, e)
 	} else {
 		cost = e.w[2]
+	}
+	// Marginal: the packet is near a jiffy boundary and one jiffy's
+	// credit more or less would decide otherwise (a new entry starts
+	// full whatever its jiffy).
+	if near && !fresh {
+		switch {
+		case m.Mode&HashlimitBytes != 0:
+			// Byte mode (a refill of the burst on the way): one jiffy's
+			// credit either way.
+			if e.w[0]+hashlimitCPJBytes >= cost && e.w[0] < cost+hashlimitCPJBytes {
+				c.Marginal = true
+			}
+		case e.w[0] >= cost:
+			// A jiffy earlier: one jiffy's credit less, unless that still
+			// fills the bucket. In the jiffy of the previous packet the
+			// two move together.
+			if d := now - prev; d >= 1 && d-1 < (e.w[1]-min(credit0, e.w[1]))/hashlimitCPJ+1 &&
+				credit0+(d-1)*hashlimitCPJ < cost {
+				c.Marginal = true
+			}
+		default:
+			// A jiffy later: one jiffy's credit more (the bucket holds
+			// at least the cost).
+			if e.w[0]+hashlimitCPJ >= cost {
+				c.Marginal = true
+			}
+		}
 	}
 	if e.w[0] >= cost {
 		e.w[0] -= cost

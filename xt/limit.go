@@ -241,6 +241,7 @@ func newLimitState() any { return &limitState{} }
 func (m *Limit) Match(c *pkt.Ctx) bool {
 	s := c.Store.Get(m, newLimitState).(*limitState)
 	now := uint64(c.Now.UnixNano())
+	first := !s.ok
 	if !s.ok {
 		if m.Avg == 0 {
 			return c.Undecide("limit: zero average")
@@ -258,6 +259,13 @@ func (m *Limit) Match(c *pkt.Ctx) bool {
 		s.ok = true
 	}
 	tokens := s.tokens + now - s.last
+	// Marginal: the tokens before the cap (the bucket is never smaller
+	// than one packet's cost) are within MarginalWindow of the cost, so
+	// the packet's time moved that little either way flips the decision.
+	// The first packet finds the bucket full since the rule was loaded.
+	if d := int64(tokens - s.cost); !first && d < int64(MarginalWindow) && d > -int64(MarginalWindow) {
+		c.Marginal = true
+	}
 	if tokens > s.tokensMax {
 		tokens = s.tokensMax
 	}

@@ -322,7 +322,8 @@ type recentEnt struct {
 	index      uint16
 	nstamps    uint16
 	stamps     []uint64
-	prev, next int32 // LRU neighbours (-1 none)
+	near       []bool // stamp taken within MarginalWindow of a jiffy boundary
+	prev, next int32  // LRU neighbours (-1 none)
 }
 
 // recentTable is struct recent_table.
@@ -435,7 +436,7 @@ func (t *recentTable) flush() {
 
 // init is recent_entry_init: evict the oldest entry of a full list, then
 // add the address with one timestamp.
-func (t *recentTable) init(a recentAddr, ttl uint8, now uint64) int32 {
+func (t *recentTable) init(a recentAddr, ttl uint8, now uint64, near bool) int32 {
 	if len(t.idx) >= RecentListTot && t.head >= 0 {
 		t.remove(t.head)
 	}
@@ -453,8 +454,12 @@ func (t *recentTable) init(a recentAddr, ttl uint8, now uint64) int32 {
 		e.stamps = make([]uint64, size)
 	}
 	e.stamps = e.stamps[:size]
+	if cap(e.near) < size {
+		e.near = make([]bool, size)
+	}
+	e.near = e.near[:size]
 	e.addr, e.v6, e.ttl = a.addr, a.v6, ttl
-	e.stamps[0] = now
+	e.stamps[0], e.near[0] = now, near
 	e.nstamps, e.index = 1, 1
 	t.idx[a] = i
 	t.linkTail(i)
@@ -462,10 +467,10 @@ func (t *recentTable) init(a recentAddr, ttl uint8, now uint64) int32 {
 }
 
 // update is recent_entry_update.
-func (t *recentTable) update(i int32, now uint64) {
+func (t *recentTable) update(i int32, now uint64, near bool) {
 	e := &t.ents[i]
 	e.index &= t.stampMask
-	e.stamps[e.index] = now
+	e.stamps[e.index], e.near[e.index] = now, near
 	e.index++
 	if e.index > e.nstamps {
 		e.nstamps = e.index
@@ -489,6 +494,23 @@ func inetAddr(a netip.Addr) (u [16]byte) {
 
 // timeAfter is time_after(a, b).
 func timeAfter(a, b uint64) bool { return int64(b-a) < 0 }
+
+// recentEdge reports whether a timestamp is at the edge of a --seconds
+// window starting at jiffy since: it is in the window when stamp >= since,
+// and each of the two times near a jiffy boundary (the packet's: near; the
+// stamp's: stampNear) may be one jiffy off, so a stamp within that many
+// jiffies of the edge may go either way.
+func recentEdge(since, stamp uint64, near, stampNear bool) bool {
+	r := int64(0)
+	if near {
+		r++
+	}
+	if stampNear {
+		r++
+	}
+	x := int64(since - stamp)
+	return -r < x && x <= r
+}
 
 // Match implements pkt.Matcher as xt_recent's recent_mt (revision 1). The
 // list is shared by name in the store and masks addresses with the mask of
@@ -527,7 +549,7 @@ func (m *Recent) Match(c *pkt.Ctx) bool {
 		if m.CheckSet&RecentSet == 0 {
 			return ret
 		}
-		t.init(key, ttl, now)
+		t.init(key, ttl, now, nearJiffyBoundary(c.Now))
 		return !ret
 	}
 	switch {
@@ -539,6 +561,15 @@ func (m *Recent) Match(c *pkt.Ctx) bool {
 	case m.CheckSet&(RecentCheck|RecentUpdate) != 0:
 		since := now - uint64(m.Seconds*hashlimitHZ) // u32 arithmetic
 		e := &t.ents[i]
+		if m.Seconds != 0 {
+			near := nearJiffyBoundary(c.Now)
+			for k := uint16(0); k < e.nstamps; k++ {
+				if recentEdge(since, e.stamps[k], near, e.near[k]) {
+					c.Marginal = true
+					break
+				}
+			}
+		}
 		hits := uint32(0)
 		for k := uint16(0); k < e.nstamps; k++ {
 			if m.Seconds != 0 && timeAfter(since, e.stamps[k]) {
@@ -557,6 +588,9 @@ func (m *Recent) Match(c *pkt.Ctx) bool {
 			h := t.head
 			if !(h == i && m.CheckSet&RecentUpdate != 0 && ret) {
 				he := &t.ents[h]
+				if recentEdge(since, he.stamps[he.index-1], nearJiffyBoundary(c.Now), he.near[he.index-1]) {
+					c.Marginal = true
+				}
 				if timeAfter(since, he.stamps[he.index-1]) {
 					t.remove(h)
 					if h == i {
@@ -567,7 +601,7 @@ func (m *Recent) Match(c *pkt.Ctx) bool {
 		}
 	}
 	if m.CheckSet&RecentSet != 0 || m.CheckSet&RecentUpdate != 0 && ret {
-		t.update(i, now)
+		t.update(i, now, nearJiffyBoundary(c.Now))
 		t.ents[i].ttl = ttl
 	}
 	return ret
