@@ -478,46 +478,5 @@ func natBestIP(cur pkt.Tuple, r *NATRange) netip.Addr {
 
 // natJhash2 is the kernel's jhash2 (lookup3) over four words.
 func natJhash2(k [4]uint32, initval uint32) uint32 {
-	a := 0xdeadbeef + uint32(len(k))<<2 + initval
-	b, c := a, a
-	a += k[0]
-	b += k[1]
-	c += k[2]
-	// __jhash_mix
-	a -= c
-	a ^= bits.RotateLeft32(c, 4)
-	c += b
-	b -= a
-	b ^= bits.RotateLeft32(a, 6)
-	a += c
-	c -= b
-	c ^= bits.RotateLeft32(b, 8)
-	b += a
-	a -= c
-	a ^= bits.RotateLeft32(c, 16)
-	c += b
-	b -= a
-	b ^= bits.RotateLeft32(a, 19)
-	a += c
-	c -= b
-	c ^= bits.RotateLeft32(b, 4)
-	b += a
-	// one word left
-	a += k[3]
-	// __jhash_final
-	c ^= b
-	c -= bits.RotateLeft32(b, 14)
-	a ^= c
-	a -= bits.RotateLeft32(c, 11)
-	b ^= a
-	b -= bits.RotateLeft32(a, 25)
-	c ^= b
-	c -= bits.RotateLeft32(b, 16)
-	a ^= c
-	a -= bits.RotateLeft32(c, 4)
-	b ^= a
-	b -= bits.RotateLeft32(a, 14)
-	c ^= b
-	c -= bits.RotateLeft32(b, 24)
-	return c
+	return jhash2(k[:], initval)
 }
