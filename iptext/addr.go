@@ -1,9 +1,7 @@
 package iptext
 
 import (
-	"bufio"
 	"net/netip"
-	"os"
 	"strings"
 	"sync"
 
@@ -129,25 +127,11 @@ func lookupHosts(name string, f ruleset.Family) []netip.Addr {
 	if name == "" {
 		return nil
 	}
-	fh, err := os.Open(HostsFile)
-	if err != nil {
-		return nil
-	}
-	defer fh.Close()
 	var out []netip.Addr
-	sc := bufio.NewScanner(fh)
-	for sc.Scan() {
-		line := sc.Text()
-		if i := strings.IndexByte(line, '#'); i >= 0 {
-			line = line[:i]
-		}
-		fs := strings.Fields(line)
-		if len(fs) < 2 {
-			continue
-		}
+	xt.ConfigFields(HostsFile, func(fs []string) bool {
 		a, err := netip.ParseAddr(fs[0])
 		if err != nil || a.Is4() != (f == ruleset.IPv4) {
-			continue
+			return false
 		}
 		for _, n := range fs[1:] {
 			if n == name {
@@ -155,7 +139,8 @@ func lookupHosts(name string, f ruleset.Family) []netip.Addr {
 				break
 			}
 		}
-	}
+		return false
+	})
 	return out
 }
 
@@ -172,36 +157,21 @@ var (
 func loadNames() {
 	hostNames = map[netip.Addr]string{}
 	netNames = map[uint32]string{}
-	eachLine := func(path string, fn func(fs []string)) {
-		f, err := os.Open(path)
-		if err != nil {
-			return
-		}
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			line := sc.Text()
-			if i := strings.IndexByte(line, '#'); i >= 0 {
-				line = line[:i]
-			}
-			if fs := strings.Fields(line); len(fs) >= 2 {
-				fn(fs)
-			}
-		}
-	}
-	eachLine(HostsFile, func(fs []string) {
+	xt.ConfigFields(HostsFile, func(fs []string) bool {
 		if a, err := netip.ParseAddr(fs[0]); err == nil {
 			if _, dup := hostNames[a]; !dup {
 				hostNames[a] = fs[1]
 			}
 		}
+		return false
 	})
-	eachLine(NetworksFile, func(fs []string) {
+	xt.ConfigFields(NetworksFile, func(fs []string) bool {
 		if n, ok := inetNetwork(fs[1]); ok {
 			if _, dup := netNames[n]; !dup {
 				netNames[n] = fs[0]
 			}
 		}
+		return false
 	})
 }
 

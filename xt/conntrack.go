@@ -1,9 +1,7 @@
 package xt
 
 import (
-	"bufio"
 	"net/netip"
-	"os"
 	"strings"
 	"time"
 
@@ -393,29 +391,10 @@ var CtHostsFile = "/etc/hosts"
 // ctHosts calls fn for each line of the hosts file (address, names) until
 // fn returns true.
 func ctHosts(fn func(addr netip.Addr, names []string) bool) {
-	fh, err := os.Open(CtHostsFile)
-	if err != nil {
-		return
-	}
-	defer fh.Close()
-	sc := bufio.NewScanner(fh)
-	for sc.Scan() {
-		line := sc.Text()
-		if i := strings.IndexByte(line, '#'); i >= 0 {
-			line = line[:i]
-		}
-		fs := strings.Fields(line)
-		if len(fs) < 2 {
-			continue
-		}
+	ConfigFields(CtHostsFile, func(fs []string) bool {
 		a, err := netip.ParseAddr(fs[0])
-		if err != nil {
-			continue
-		}
-		if fn(a.Unmap(), fs[1:]) {
-			return
-		}
-	}
+		return err == nil && fn(a.Unmap(), fs[1:])
+	})
 }
 
 // ParseHostMask parses ADDR[/MASK] as libxtables' XTTYPE_HOSTMASK: ADDR a

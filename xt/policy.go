@@ -1,9 +1,7 @@
 package xt
 
 import (
-	"bufio"
 	"net/netip"
-	"os"
 	"strings"
 
 	"github.com/rampartfw/rampart/pkt"
@@ -215,32 +213,21 @@ func inetAton(s string) (netip.Addr, bool) {
 
 // hostsLookup returns the first /etc/hosts address of name for the family.
 func hostsLookup(name string, f ruleset.Family) (netip.Addr, bool) {
-	fh, err := os.Open("/etc/hosts")
-	if err != nil {
-		return netip.Addr{}, false
-	}
-	defer fh.Close()
-	sc := bufio.NewScanner(fh)
-	for sc.Scan() {
-		line := sc.Text()
-		if i := strings.IndexByte(line, '#'); i >= 0 {
-			line = line[:i]
-		}
-		fs := strings.Fields(line)
-		if len(fs) < 2 {
-			continue
-		}
+	var found netip.Addr
+	ConfigFields("/etc/hosts", func(fs []string) bool {
 		a, err := netip.ParseAddr(fs[0])
 		if err != nil || a.Is4() != (f != ruleset.IPv6) {
-			continue
+			return false
 		}
 		for _, n := range fs[1:] {
 			if n == name {
-				return a, true
+				found = a
+				return true
 			}
 		}
-	}
-	return netip.Addr{}, false
+		return false
+	})
+	return found, found.IsValid()
 }
 
 // parseHostMask is the x6 HOSTMASK type: HOST[/PLEN or /MASK], keeping the

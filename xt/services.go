@@ -33,10 +33,12 @@ var (
 	ProtocolsFile = "/etc/protocols"
 )
 
-func loadServices() {
-	servByName = map[servKey]uint16{}
-	servByPort = map[portKey]string{}
-	f, err := os.Open(ServicesFile)
+// ConfigFields calls fn with the whitespace-separated fields of each line
+// of a system database file (/etc/hosts, /etc/services, ...) that has at
+// least two fields after "#" comments are cut, until fn returns true. A
+// missing file is no lines.
+func ConfigFields(path string, fn func(fields []string) (stop bool)) {
+	f, err := os.Open(path)
 	if err != nil {
 		return
 	}
@@ -47,17 +49,23 @@ func loadServices() {
 		if i := strings.IndexByte(line, '#'); i >= 0 {
 			line = line[:i]
 		}
-		fs := strings.Fields(line)
-		if len(fs) < 2 {
-			continue
+		if fs := strings.Fields(line); len(fs) >= 2 && fn(fs) {
+			return
 		}
+	}
+}
+
+func loadServices() {
+	servByName = map[servKey]uint16{}
+	servByPort = map[portKey]string{}
+	ConfigFields(ServicesFile, func(fs []string) bool {
 		pp := strings.SplitN(fs[1], "/", 2)
 		if len(pp) != 2 {
-			continue
+			return false
 		}
 		port, err := strconv.Atoi(pp[0])
 		if err != nil || port < 0 || port > 65535 {
-			continue
+			return false
 		}
 		proto := pp[1]
 		names := append([]string{fs[0]}, fs[2:]...)
@@ -71,7 +79,8 @@ func loadServices() {
 		if _, ok := servByPort[pk]; !ok {
 			servByPort[pk] = fs[0]
 		}
-	}
+		return false
+	})
 }
 
 // ServicePort looks a service name up for a protocol ("tcp", "udp", ...).
@@ -91,24 +100,10 @@ func ServiceName(port uint16, proto string) (string, bool) {
 func loadProtocols() {
 	protoNames = map[string]uint8{}
 	protoNums = map[uint8]string{}
-	f, err := os.Open(ProtocolsFile)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if i := strings.IndexByte(line, '#'); i >= 0 {
-			line = line[:i]
-		}
-		fs := strings.Fields(line)
-		if len(fs) < 2 {
-			continue
-		}
+	ConfigFields(ProtocolsFile, func(fs []string) bool {
 		n, err := strconv.Atoi(fs[1])
 		if err != nil || n < 0 || n > 255 {
-			continue
+			return false
 		}
 		names := append([]string{fs[0]}, fs[2:]...)
 		for _, name := range names {
@@ -119,7 +114,8 @@ func loadProtocols() {
 		if _, ok := protoNums[uint8(n)]; !ok {
 			protoNums[uint8(n)] = fs[0]
 		}
-	}
+		return false
+	})
 }
 
 // ProtocolByName looks a protocol name up in /etc/protocols.
