@@ -95,6 +95,7 @@ func TestSaveGolden(t *testing.T) {
 	bin := buildRampart(t)
 	tests := []struct{ file, golden string }{
 		{"seeds/centos6-vps.sh", "centos6-vps.sh.save"},
+		{"seeds/centos7-web.rules", "centos7-web.rules.save"},
 	}
 	for _, tt := range tests {
 		r := runBin(t, bin, nil, "", "save", filepath.Join(shared, tt.file))
