@@ -46,6 +46,7 @@ type Error struct {
 	Warnings []string
 }
 
+// Error formats the problem with its position and hint.
 func (e *Error) Error() string {
 	s := e.Msg
 	if e.Line > 0 {

@@ -131,6 +131,7 @@ type Error struct {
 	Hint   string
 }
 
+// Error returns the message as iptables prints it.
 func (e *Error) Error() string { return e.Msg }
 
 // Errorf returns a parameter problem, as iptables' xtables_error(PARAMETER_PROBLEM, ...).
