@@ -159,10 +159,16 @@ func (h *Host) PathOf(src, dst netip.Addr) Path {
 		in = "eth0"
 	}
 	pre := HookStep{ruleset.PreRouting, in, ""}
-	if in != "lo" && (src.IsLoopback() || dst.IsLoopback()) {
-		return mkPath("martian address on "+in, pre)
+	if src.Is6() {
+		// ip6_rcv_core drops these before any hook sees them.
+		if src.IsMulticast() || in != "lo" && (src.IsLoopback() || dst.IsLoopback()) {
+			return mkPath("invalid IPv6 address on " + in)
+		}
+	} else if why := martian4(src, dst, in); why != "" {
+		// ip_route_input_slow: after PREROUTING, before INPUT/FORWARD.
+		return mkPath(why, pre)
 	}
-	if dstLocal || dst.IsMulticast() || isBroadcast(dst) {
+	if dstLocal || dst.IsMulticast() || isBroadcast(dst) || h.isDirectedBroadcast(dst) {
 		return mkPath("", pre, HookStep{ruleset.LocalIn, in, ""})
 	}
 	if !h.Forwarding {
@@ -261,4 +267,43 @@ func directedBroadcast(p netip.Prefix) netip.Addr {
 	host := ^uint32(0) >> uint(p.Bits())
 	v := (uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])) | host
 	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// martian4 is ip_route_input_slow's address checks for a received IPv4
+// packet (route_localnet off): a multicast or broadcast source, a 0/8
+// source (except to the limited broadcast), a 0/8 destination, loopback
+// addresses arriving on another interface.
+func martian4(src, dst netip.Addr, in string) string {
+	s, d := src.As4(), dst.As4()
+	switch {
+	case src.IsMulticast() || isBroadcast(src):
+		return "martian source " + src.String() + " on " + in
+	case isBroadcast(dst) || src.IsUnspecified() && dst.IsUnspecified():
+		return ""
+	case s[0] == 0:
+		return "martian source " + src.String() + " on " + in
+	case d[0] == 0:
+		return "martian destination " + dst.String() + " on " + in
+	case in != "lo" && dst.IsLoopback():
+		return "martian destination " + dst.String() + " on " + in
+	case in != "lo" && src.IsLoopback():
+		return "martian source " + src.String() + " on " + in
+	}
+	return ""
+}
+
+// isDirectedBroadcast reports whether a is the broadcast address of one of
+// the host's IPv4 subnets (delivered locally).
+func (h *Host) isDirectedBroadcast(a netip.Addr) bool {
+	if !a.Is4() {
+		return false
+	}
+	for _, ifc := range h.Ifaces {
+		for _, p := range ifc.Addrs {
+			if p.Addr().Is4() && p.Bits() < 31 && ifc.Name != "lo" && directedBroadcast(p) == a {
+				return true
+			}
+		}
+	}
+	return false
 }
