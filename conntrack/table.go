@@ -427,9 +427,11 @@ const (
 // 0: keep the port, or when the resulting reply tuple is taken, map it
 // inside the kernel's default class: 1-511, 600-1023 or 1024-65535). The
 // original port is kept when it is in the range and free; otherwise the
-// lowest free port of the range is used (the kernel picks one from a hash).
-// It returns false when the entry is confirmed or not new, or no port is
-// free. now is the packet's time (expired entries do not hold tuples).
+// lowest free port of the range is used (the kernel picks one from a hash);
+// when none is free, the last one of the range, in use, as the kernel gives
+// up with the last port it tried (the entry then clashes at confirmation).
+// It returns false when the entry is confirmed or not new. now is the
+// packet's time (expired entries do not hold tuples).
 func (t *Table) SetNAT(r *Result, kind NATKind, addr netip.Addr, minPort, maxPort uint16, now time.Time) bool {
 	if r.ref == 0 {
 		return false
@@ -490,7 +492,8 @@ func (t *Table) SetNAT(r *Result, kind NATKind, addr netip.Addr, minPort, maxPor
 				goto ok
 			}
 		}
-		return false
+		// No free port: nf_nat_l4proto_unique_tuple gives up with the
+		// last one it tried; the tuple clashes at confirmation.
 	}
 ok:
 	e.conn.Reply = rep

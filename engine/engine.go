@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/rampartfw/rampart/conntrack"
 	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 	"github.com/rampartfw/rampart/xt"
@@ -226,7 +227,13 @@ func (e *Engine) process(p *pkt.Packet, now time.Time, link Link, trace Tracer, 
 				}
 				first := !natDone[kind]
 				natDone[kind] = true
-				if first && c.CTState == pkt.CTNew && rs != nil {
+				// nf_nat_initialized: the connection's earlier NEW packets
+				// (retransmits, unanswered datagrams) set it up already.
+				doneBit := conntrack.IPS_DST_NAT_DONE
+				if kind == 1 {
+					doneBit = conntrack.IPS_SRC_NAT_DONE
+				}
+				if first && c.CTState == pkt.CTNew && rs != nil && (c.Conn == nil || c.Conn.Status&doneBit == 0) {
 					if t := rs.Table("nat"); t != nil {
 						c.Table = "nat"
 						if v, why := Table(t, hs.Hook.String(), c, trace); v != pkt.Accept {
@@ -235,6 +242,9 @@ func (e *Engine) process(p *pkt.Packet, now time.Time, link Link, trace Tracer, 
 								e.CT.Abort(c)
 							}
 							return res
+						}
+						if c.Conn != nil {
+							c.Conn.Status |= doneBit // the null binding, when no target bound
 						}
 					}
 				}
