@@ -60,6 +60,8 @@ func run(name string, args []string) int {
 		return cmdSimulate(rest)
 	case "explain":
 		return cmdExplain(rest)
+	case "check":
+		return cmdCheck(rest)
 	case "version", "--version", "-V":
 		fmt.Println("rampart (iptables v1.8.9 (nf_tables) compatible)")
 		return 0
@@ -77,6 +79,10 @@ func usage() {
 usage: rampart COMMAND [ARGS]
 
 commands:
+  check [--format text|json] [--fail-on error|warning|info] [RULES...]
+                               what the rules open to whom, and their bugs (shadowed or unused
+                               rules, source-port holes, lock-out, ...); with no RULES the system's
+                               rules files, else an embedded secure default
   save [-4|-6] [-c] FILE       print FILE (restore format or iptables command script)
                                exactly as iptables-save prints after loading it
   simulate [-6] RULES --pcap IN [--iface NAME=ADDR/LEN,...]... [--route PREFIX=IFACE]...
