@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rampartfw/rampart/capture"
 	"github.com/rampartfw/rampart/engine"
 	"github.com/rampartfw/rampart/ipt"
 	"github.com/rampartfw/rampart/pkt"
@@ -170,11 +171,28 @@ func cmdExplain(args []string) int {
 	fam := ruleset.IPv4
 	var rest []string
 	var ifaces, routes multiFlag
+	pcapFile, index := "", -1
 	for i := 0; i < len(args); i++ {
 		switch args[i] {
 		case "-6":
 			fam = ruleset.IPv6
 		case "-4":
+		case "--pcap", "--index":
+			if i+1 >= len(args) {
+				fmt.Fprintf(os.Stderr, "rampart explain: %s needs a value\n", args[i])
+				return 2
+			}
+			if args[i] == "--pcap" {
+				pcapFile = args[i+1]
+			} else {
+				n, err := strconv.Atoi(args[i+1])
+				if err != nil || n < 0 {
+					fmt.Fprintf(os.Stderr, "rampart explain: bad --index %q\n", args[i+1])
+					return 2
+				}
+				index = n
+			}
+			i++
 		case "--iface", "--route":
 			if i+1 >= len(args) {
 				fmt.Fprintf(os.Stderr, "rampart explain: %s needs a value\n", args[i])
@@ -190,8 +208,16 @@ func cmdExplain(args []string) int {
 			rest = append(rest, args[i])
 		}
 	}
+	if pcapFile != "" || index >= 0 {
+		if pcapFile == "" || index < 0 || len(rest) != 1 {
+			fmt.Fprintln(os.Stderr, "usage: rampart explain [-6] RULES --pcap IN --index N [--iface ...] [--route ...]")
+			return 2
+		}
+		return explainCapture(fam, rest[0], pcapFile, index, ifaces, routes)
+	}
 	if len(rest) < 2 {
 		fmt.Fprintln(os.Stderr, "usage: rampart explain [-6] RULES PROTO SRC[:PORT] > DST[:PORT] [flags F] [type T/C] [in IF] [out IF] [state S] [len N]")
+		fmt.Fprintln(os.Stderr, "       rampart explain [-6] RULES --pcap IN --index N [--iface ...] [--route ...]")
 		return 2
 	}
 	words := rest[1:]
@@ -256,8 +282,15 @@ func cmdExplain(args []string) int {
 	} else {
 		e = engine.New(rs, nil, host, fixedState(pt.State))
 	}
+	res := e.Process(&p, time.Unix(0, 0), printTracer(rs))
+	printVerdict(res)
+	return 0
+}
+
+// printTracer prints every rule a packet visits.
+func printTracer(rs *ruleset.Ruleset) engine.Tracer {
 	lastHook := ""
-	res := e.Process(&p, time.Unix(0, 0), func(s engine.Step) {
+	return func(s engine.Step) {
 		if h := s.Table + "/" + s.Chain; h != lastHook {
 			fmt.Printf("%s %s:\n", s.Table, s.Chain)
 			lastHook = h
@@ -270,7 +303,79 @@ func cmdExplain(args []string) int {
 		default:
 			fmt.Printf("  %3d  no match   %s  (%s)\n", s.Rule, ruleText(rs, s), s.Why)
 		}
+	}
+}
+
+// explainCapture runs a capture through the rules (so that connection
+// tracking and rate limits see everything before it) and explains packet
+// index of it.
+func explainCapture(fam ruleset.Family, rulesFile, pcapFile string, index int, ifaces, routes multiFlag) int {
+	rs, diags, err := ipt.LoadFile(rulesFile, ipt.LoadOptions{Family: fam})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	for _, d := range diags {
+		fmt.Fprintln(os.Stderr, ipt.FormatDiag(d, " (line skipped, as the shell would)"))
+	}
+	host := engine.NewHost()
+	for _, sp := range ifaces {
+		if err := host.AddIface(sp); err != nil {
+			fmt.Fprintln(os.Stderr, "rampart explain:", err)
+			return 2
+		}
+	}
+	for _, sp := range routes {
+		if err := host.AddRoute(sp); err != nil {
+			fmt.Fprintln(os.Stderr, "rampart explain:", err)
+			return 2
+		}
+	}
+	var e *engine.Engine
+	if fam == ruleset.IPv6 {
+		e = engine.New(nil, rs, host, newTracker())
+	} else {
+		e = engine.New(rs, nil, host, newTracker())
+	}
+	in, err := os.Open(pcapFile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rampart explain:", err)
+		return 1
+	}
+	defer in.Close()
+	r, err := capture.Open(in)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rampart explain:", err)
+		return 2
+	}
+	found := false
+	_, err = engine.RunCapture(e, r, engine.CaptureOptions{
+		Trace: func(fr capture.Frame) engine.Tracer {
+			if fr.Index != index {
+				return nil
+			}
+			fmt.Printf("packet %d at %s\n", fr.Index, fr.Time.UTC().Format("2006-01-02T15:04:05.000000Z"))
+			return printTracer(rs)
+		},
+		Each: func(fr capture.Frame, p *pkt.Packet, res engine.Result) {
+			if fr.Index == index {
+				found = true
+				printVerdict(res)
+			}
+		},
 	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rampart explain:", err)
+		return 1
+	}
+	if !found {
+		fmt.Fprintf(os.Stderr, "rampart explain: packet %d did not reach the rules (not in the capture, of the other family, or a fragment)\n", index)
+		return 1
+	}
+	return 0
+}
+
+func printVerdict(res engine.Result) {
 	if res.Path.Routing != "" {
 		fmt.Printf("routing: %s\n", res.Path.Routing)
 	}
@@ -285,7 +390,6 @@ func cmdExplain(args []string) int {
 		where = "no rule (no table has chains at its hooks)"
 	}
 	fmt.Printf("verdict: %s (%s)\n", res.Verdict, where)
-	return 0
 }
 
 func ruleText(rs *ruleset.Ruleset, s engine.Step) string {

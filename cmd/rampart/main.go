@@ -89,7 +89,8 @@ commands:
            [--verdicts OUT.jsonl] [--log FILE]
                                run a capture through the rules; print iptables-save -c;
                                LOG lines (kernel format) go to FILE or stderr
-  explain [-6] RULES PACKET     show every rule a packet visits and the verdict, e.g.
+  explain [-6] RULES PACKET | --pcap IN --index N
+                               show every rule a packet visits and the verdict, e.g.
                                "tcp 203.0.113.9:40000 > 10.0.0.1:22 flags S in eth0 state NEW"
   iptables --state FILE ARGS   iptables 1.8.9 on a ruleset kept in FILE
   ip6tables --state FILE ARGS  the same for IPv6

@@ -46,6 +46,12 @@ func TestSimulateCounts(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, r.stdout)
 		}
 	}
+	// explain --pcap --index replays the capture up to the packet.
+	ex := runBin(t, bin, nil, "", "explain", rules, "--pcap", capFile, "--index", "1", "--iface", "eth0=10.0.0.1/24")
+	if ex.code != 0 || !strings.Contains(ex.stdout, "packet 1 at ") || !strings.Contains(ex.stdout, "matched    -A INPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,PSH,ACK,URG NONE -j DROP") ||
+		!strings.Contains(ex.stdout, "verdict: DROP (filter INPUT rule 3)") {
+		t.Errorf("explain --pcap: %+v", ex)
+	}
 	lg, _ := os.ReadFile(logFile)
 	if !strings.Contains(string(lg), "udp: IN=eth0 OUT= MAC= SRC=203.0.113.9 DST=10.0.0.1 LEN=28 ") || !strings.Contains(string(lg), "PROTO=UDP SPT=5353 DPT=53 LEN=8") {
 		t.Errorf("LOG output:\n%s", lg)
