@@ -156,6 +156,11 @@ var iptablesQuirks = []*regexp.Regexp{
 	// A 128-byte --string with a non-printable byte prints as a 128-byte
 	// --hex-string, which is "STRING too long".
 	regexp.MustCompile(`--hex-string "\|[0-9a-f]{256}\|"`),
+	// DNPT/SNPT leave out a ::/0 prefix when printing, and
+	// "option --src-pfx must be specified" is the answer to that.
+	regexp.MustCompile(`-j (DNPT|SNPT)( --(src|dst)-pfx \S+)?$`),
+	// "--dccp-types ''" (no type) prints as "--dccp-types " with no value.
+	regexp.MustCompile(`--dccp-types( |$)`),
 }
 
 // knownQuirk reports whether a printed text shows one of iptablesQuirks.
