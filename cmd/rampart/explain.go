@@ -10,7 +10,6 @@ import (
 
 	"github.com/rampartfw/rampart/capture"
 	"github.com/rampartfw/rampart/engine"
-	"github.com/rampartfw/rampart/ipt"
 	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
 )
@@ -232,26 +231,13 @@ func cmdExplain(args []string) int {
 	if pt.Spec.Src.Is6() {
 		fam = ruleset.IPv6
 	}
-	rs, diags, err := ipt.LoadFile(rest[0], ipt.LoadOptions{Family: fam})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+	rs, ok := loadRules(rest[0], fam)
+	if !ok {
 		return 2
 	}
-	for _, d := range diags {
-		fmt.Fprintln(os.Stderr, ipt.FormatDiag(d, " (line skipped, as the shell would)"))
-	}
-	host := engine.NewHost()
-	for _, s := range ifaces {
-		if err := host.AddIface(s); err != nil {
-			fmt.Fprintln(os.Stderr, "rampart explain:", err)
-			return 2
-		}
-	}
-	for _, s := range routes {
-		if err := host.AddRoute(s); err != nil {
-			fmt.Fprintln(os.Stderr, "rampart explain:", err)
-			return 2
-		}
+	host, ok := buildHost("explain", ifaces, routes)
+	if !ok {
+		return 2
 	}
 	// Without --iface, the packet's own direction decides: "in IF" makes
 	// the destination local, "out IF" the source.
@@ -276,12 +262,7 @@ func cmdExplain(args []string) int {
 		fmt.Fprintln(os.Stderr, "rampart explain:", err)
 		return 2
 	}
-	var e *engine.Engine
-	if fam == ruleset.IPv6 {
-		e = engine.New(nil, rs, host, fixedState(pt.State))
-	} else {
-		e = engine.New(rs, nil, host, fixedState(pt.State))
-	}
+	e := newEngine(rs, host, fixedState(pt.State))
 	res := e.Process(&p, time.Unix(0, 0), printTracer(rs))
 	printVerdict(res)
 	return 0
@@ -310,33 +291,15 @@ func printTracer(rs *ruleset.Ruleset) engine.Tracer {
 // tracking and rate limits see everything before it) and explains packet
 // index of it.
 func explainCapture(fam ruleset.Family, rulesFile, pcapFile string, index int, ifaces, routes multiFlag) int {
-	rs, diags, err := ipt.LoadFile(rulesFile, ipt.LoadOptions{Family: fam})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+	rs, ok := loadRules(rulesFile, fam)
+	if !ok {
 		return 2
 	}
-	for _, d := range diags {
-		fmt.Fprintln(os.Stderr, ipt.FormatDiag(d, " (line skipped, as the shell would)"))
+	host, ok := buildHost("explain", ifaces, routes)
+	if !ok {
+		return 2
 	}
-	host := engine.NewHost()
-	for _, sp := range ifaces {
-		if err := host.AddIface(sp); err != nil {
-			fmt.Fprintln(os.Stderr, "rampart explain:", err)
-			return 2
-		}
-	}
-	for _, sp := range routes {
-		if err := host.AddRoute(sp); err != nil {
-			fmt.Fprintln(os.Stderr, "rampart explain:", err)
-			return 2
-		}
-	}
-	var e *engine.Engine
-	if fam == ruleset.IPv6 {
-		e = engine.New(nil, rs, host, newTracker())
-	} else {
-		e = engine.New(rs, nil, host, newTracker())
-	}
+	e := newEngine(rs, host, newTracker())
 	in, err := os.Open(pcapFile)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "rampart explain:", err)

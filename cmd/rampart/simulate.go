@@ -9,7 +9,6 @@ import (
 
 	"github.com/rampartfw/rampart/capture"
 	"github.com/rampartfw/rampart/engine"
-	"github.com/rampartfw/rampart/ipt"
 	"github.com/rampartfw/rampart/iptext"
 	"github.com/rampartfw/rampart/pkt"
 	"github.com/rampartfw/rampart/ruleset"
@@ -120,37 +119,19 @@ func cmdSimulate(args []string) int {
 		fmt.Fprintln(os.Stderr, "usage: rampart simulate [-6] RULES --pcap IN [--iface NAME=ADDR/LEN,...]... [--route PREFIX=IFACE]... [--verdicts OUT.jsonl] [--log FILE]")
 		return 2
 	}
-	rs, diags, err := ipt.LoadFile(rulesFile, ipt.LoadOptions{Family: fam})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+	rs, ok := loadRules(rulesFile, fam)
+	if !ok {
 		return 2
 	}
-	for _, d := range diags {
-		fmt.Fprintln(os.Stderr, ipt.FormatDiag(d, " (line skipped, as the shell would)"))
-	}
-	host := engine.NewHost()
-	for _, s := range ifaces {
-		if err := host.AddIface(s); err != nil {
-			fmt.Fprintln(os.Stderr, "rampart simulate:", err)
-			return 2
-		}
-	}
-	for _, s := range routes {
-		if err := host.AddRoute(s); err != nil {
-			fmt.Fprintln(os.Stderr, "rampart simulate:", err)
-			return 2
-		}
+	host, ok := buildHost("simulate", ifaces, routes)
+	if !ok {
+		return 2
 	}
 	var tracker engine.Tracker
 	if newTracker != nil {
 		tracker = newTracker()
 	}
-	var e *engine.Engine
-	if fam == ruleset.IPv6 {
-		e = engine.New(nil, rs, host, tracker)
-	} else {
-		e = engine.New(rs, nil, host, tracker)
-	}
+	e := newEngine(rs, host, tracker)
 	in, err := os.Open(pcapFile)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "rampart simulate:", err)
