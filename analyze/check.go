@@ -118,18 +118,75 @@ type Result struct {
 // CheckFile loads a rules file (IPv4; and IPv6 when a script has
 // ip6tables commands) and analyzes it.
 func CheckFile(name string, data []byte) (*Report, error) {
+	return CheckFileFamily(name, data, 0)
+}
+
+// CheckFileFamily is CheckFile for a restore file of the given family
+// (0: IPv4). A script is checked as CheckFile checks it, whatever fam.
+func CheckFileFamily(name string, data []byte, fam ruleset.Family) (*Report, error) {
+	rep, _, err := checkFile(name, data, fam)
+	if err != nil {
+		return nil, err
+	}
+	finish(rep)
+	return rep, nil
+}
+
+// Input is one rules file for CheckFiles.
+type Input struct {
+	Name string
+	Data []byte
+	// Family of a restore file (0: IPv4); scripts name theirs per command.
+	Family ruleset.Family
+}
+
+// CheckFiles checks files meant to be loaded together, such as rules.v4
+// and rules.v6: IPv6 is not reported left open when one of them closes
+// IPv6 input.
+func CheckFiles(ins []Input) ([]*Report, error) {
+	var reps []*Report
+	v6closed := false
+	for _, in := range ins {
+		rep, closed6, err := checkFile(in.Name, in.Data, in.Family)
+		if err != nil {
+			return nil, err
+		}
+		v6closed = v6closed || closed6
+		reps = append(reps, rep)
+	}
+	for _, rep := range reps {
+		if v6closed {
+			fs := rep.Findings[:0]
+			for _, f := range rep.Findings {
+				if f.Kind != "ipv6-open" {
+					fs = append(fs, f)
+				}
+			}
+			rep.Findings = fs
+		}
+		finish(rep)
+	}
+	return reps, nil
+}
+
+// checkFile analyzes one file; closed6 reports whether it closes IPv6
+// input by default.
+func checkFile(name string, data []byte, fam ruleset.Family) (rep *Report, closed6 bool, err error) {
 	script := ipt.DetectFormat(data) == ipt.FormatScript
-	rep := &Report{File: name}
+	rep = &Report{File: name}
 	lines := strings.Split(string(data), "\n")
 	fams := []ruleset.Family{ruleset.IPv4}
-	if script && hasIP6Commands(data) {
+	switch {
+	case script && hasIP6Commands(data):
 		fams = append(fams, ruleset.IPv6)
+	case !script && fam == ruleset.IPv6:
+		fams = []ruleset.Family{ruleset.IPv6}
 	}
 	var v4 *Result
 	for _, f := range fams {
 		rs, diags, err := ipt.Load(name, data, ipt.LoadOptions{Family: f})
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		o := Options{File: name, Script: script}
 		for _, d := range diags {
@@ -141,8 +198,11 @@ func CheckFile(name string, data []byte) (*Report, error) {
 			o.Failed = append(o.Failed, fl)
 		}
 		res := Analyze(rs, o)
-		if f == ruleset.IPv4 {
+		switch f {
+		case ruleset.IPv4:
 			v4 = res
+		case ruleset.IPv6:
+			closed6 = res.inputClosed()
 		}
 		rep.Families = append(rep.Families, res.Summary)
 		rep.Findings = append(rep.Findings, res.Findings...)
@@ -158,6 +218,11 @@ func CheckFile(name string, data []byte) (*Report, error) {
 		}
 		rep.Findings = append(rep.Findings, f)
 	}
+	return rep, closed6, nil
+}
+
+// finish sets the findings' level names and sorts them, most severe first.
+func finish(rep *Report) {
 	for i := range rep.Findings {
 		rep.Findings[i].Level = rep.Findings[i].Severity.String()
 	}
@@ -168,7 +233,6 @@ func CheckFile(name string, data []byte) (*Report, error) {
 		}
 		return a.Line < b.Line
 	})
-	return rep, nil
 }
 
 func hasIP6Commands(data []byte) bool {

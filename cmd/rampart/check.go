@@ -8,11 +8,24 @@ import (
 	"strings"
 
 	"github.com/rampartfw/rampart/analyze"
+	"github.com/rampartfw/rampart/ruleset"
 )
 
+// checkDefault is a system rules file `rampart check` reads without an
+// argument, and its family.
+type checkDefault struct {
+	path string
+	fam  ruleset.Family
+}
+
 // checkDefaults are the system rules files `rampart check` reads without
-// an argument; with none present it checks the embedded default ruleset.
-var checkDefaults = []string{"/etc/sysconfig/iptables", "/etc/iptables/rules.v4"}
+// an argument; with none present it checks the embedded default rulesets.
+var checkDefaults = []checkDefault{
+	{"/etc/sysconfig/iptables", ruleset.IPv4},
+	{"/etc/iptables/rules.v4", ruleset.IPv4},
+	{"/etc/sysconfig/ip6tables", ruleset.IPv6},
+	{"/etc/iptables/rules.v6", ruleset.IPv6},
+}
 
 func cmdCheck(args []string) int {
 	return runCheck(args, os.Stdout, os.Stderr)
@@ -21,7 +34,12 @@ func cmdCheck(args []string) int {
 func runCheck(args []string, stdout, stderr io.Writer) int {
 	format := "text"
 	failOn := analyze.Error
-	var files []string
+	type file struct {
+		name string
+		fam  ruleset.Family // 0: as the content says
+	}
+	var files []file
+	var fam ruleset.Family
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		val := func() (string, bool) {
@@ -50,51 +68,55 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 				return 2
 			}
 			failOn = s
+		case a == "-4":
+			fam = ruleset.IPv4
+		case a == "-6":
+			fam = ruleset.IPv6
 		case strings.HasPrefix(a, "-") && a != "-":
 			fmt.Fprintf(stderr, "rampart check: unknown option %q\n", a)
 			return 2
 		default:
-			files = append(files, a)
+			files = append(files, file{a, fam})
 		}
 	}
-	type input struct {
-		name string
-		data []byte
-	}
-	var inputs []input
+	var inputs []analyze.Input
 	if len(files) == 0 {
-		for _, f := range checkDefaults {
-			if data, err := os.ReadFile(f); err == nil {
-				inputs = append(inputs, input{f, data})
+		for _, d := range checkDefaults {
+			if data, err := os.ReadFile(d.path); err == nil {
+				inputs = append(inputs, analyze.Input{Name: d.path, Data: data, Family: d.fam})
 			}
 		}
 		if len(inputs) == 0 {
-			inputs = append(inputs, input{analyze.DefaultRulesName, analyze.DefaultRules})
+			inputs = append(inputs,
+				analyze.Input{Name: analyze.DefaultRulesName, Data: analyze.DefaultRules, Family: ruleset.IPv4},
+				analyze.Input{Name: analyze.DefaultRules6Name, Data: analyze.DefaultRules6, Family: ruleset.IPv6})
 		}
 	}
 	for _, f := range files {
 		var data []byte
 		var err error
-		if f == "-" {
+		if f.name == "-" {
 			data, err = io.ReadAll(os.Stdin)
 		} else {
-			data, err = os.ReadFile(f)
+			data, err = os.ReadFile(f.name)
 		}
 		if err != nil {
 			fmt.Fprintf(stderr, "rampart check: %v\n", err)
 			return 2
 		}
-		inputs = append(inputs, input{f, data})
+		in := analyze.Input{Name: f.name, Data: data, Family: f.fam}
+		if in.Family == 0 {
+			in.Family = analyze.FileFamily(f.name, data)
+		}
+		inputs = append(inputs, in)
 	}
-	var reps []*analyze.Report
+	reps, err := analyze.CheckFiles(inputs)
+	if err != nil {
+		fmt.Fprintf(stderr, "rampart check: %v\n", err)
+		return 2
+	}
 	fail := false
-	for _, in := range inputs {
-		rep, err := analyze.CheckFile(in.name, in.data)
-		if err != nil {
-			fmt.Fprintf(stderr, "rampart check: %v\n", err)
-			return 2
-		}
-		reps = append(reps, rep)
+	for _, rep := range reps {
 		if rep.Max() >= failOn {
 			fail = true
 		}
