@@ -58,6 +58,10 @@ func run(name string, args []string) int {
 		return cmdSave(rest)
 	case "simulate":
 		return cmdSimulate(rest)
+	case "reset":
+		return cmdReset(rest)
+	case "panic":
+		return cmdPanic(rest)
 	case "explain":
 		return cmdExplain(rest)
 	case "check":
@@ -79,12 +83,18 @@ func usage() {
 usage: rampart COMMAND [ARGS]
 
 commands:
-  check [--format text|json] [--fail-on error|warning|info] [RULES...]
+  check [--format text|json] [--fail-on error|warning|info] [[-4|-6] RULES...]
                                what the rules open to whom, and their bugs (shadowed or unused
                                rules, source-port holes, lock-out, ...); with no RULES the system's
                                rules files, else an embedded secure default
   save [-4|-6] [-c] FILE       print FILE (restore format or iptables command script)
                                exactly as iptables-save prints after loading it
+  save [-4|-6] [-c] [--netns NAME] [--to FILE]
+                               the ruleset loaded in the kernel; --to writes FILE
+                               atomically, keeping the previous one as FILE.bak
+  reset [--netns NAME]         reopen access: both families, every table: policies ACCEPT,
+                               rules flushed, user chains and rampart's nftables tables deleted
+  panic [--netns NAME]         drop everything but loopback (both families)
   simulate [-6] RULES --pcap IN [--iface NAME=ADDR/LEN,...]... [--route PREFIX=IFACE]...
            [--verdicts OUT.jsonl] [--log FILE]
                                run a capture through the rules; print iptables-save -c;
@@ -108,9 +118,21 @@ $RAMPART_STATE.
 func cmdSave(args []string) int {
 	fam := ruleset.IPv4
 	counters := false
-	var file string
-	for _, a := range args {
+	var file, netns, to string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
 		switch a {
+		case "--netns", "--to":
+			if i+1 == len(args) {
+				fmt.Fprintf(os.Stderr, "rampart save: %s needs a value\n", a)
+				return 2
+			}
+			i++
+			if a == "--netns" {
+				netns = args[i]
+			} else {
+				to = args[i]
+			}
 		case "-4":
 			fam = ruleset.IPv4
 		case "-6":
@@ -130,7 +152,10 @@ func cmdSave(args []string) int {
 		}
 	}
 	if file == "" {
-		fmt.Fprintln(os.Stderr, "rampart save: a rules file is needed (reading the kernel comes with the kernel backend)")
+		return saveKernel(fam, counters, netns, to)
+	}
+	if netns != "" || to != "" {
+		fmt.Fprintln(os.Stderr, "rampart save: --netns and --to read the kernel: give no rules file")
 		return 2
 	}
 	var data []byte
