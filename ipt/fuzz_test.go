@@ -3,7 +3,6 @@ package ipt
 import (
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -23,32 +22,8 @@ type restoreSeed struct {
 func restoreSeeds(tb testing.TB) []restoreSeed {
 	shared := testenv.Shared(tb)
 	var out []restoreSeed
-	files, _ := filepath.Glob(filepath.Join(shared, "conformance", "iptables-1.8.9", "extensions", "*.t"))
-	for _, path := range files {
-		base := filepath.Base(path)
-		v6 := strings.HasPrefix(base, "libip6t_")
-		if !v6 && !strings.HasPrefix(base, "libipt_") && !strings.HasPrefix(base, "libxt_") && base != "iptables.t" {
-			continue
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		table, chain := "filter", "INPUT"
-		for _, line := range strings.Split(string(data), "\n") {
-			switch {
-			case line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "@") || strings.HasPrefix(line, "%"):
-			case strings.HasPrefix(line, ":"):
-				chain = strings.Split(line[1:], ",")[0]
-			case strings.HasPrefix(line, "*"):
-				table = line[1:]
-			default:
-				items := strings.Split(line, ";")
-				if len(items) >= 3 && strings.TrimSpace(items[2]) == "OK" {
-					out = append(out, restoreSeed{"*" + table + "\n-A " + chain + " " + items[0] + "\nCOMMIT\n", v6})
-				}
-			}
-		}
+	for _, r := range testenv.CorpusOKRules(tb) {
+		out = append(out, restoreSeed{"*" + r.Table + "\n-A " + r.Chain + " " + r.Rule + "\nCOMMIT\n", r.V6})
 	}
 	dumps, _ := filepath.Glob(filepath.Join(shared, "conformance", "iptables-1.8.9", "dumps", "*"))
 	dumps = append(dumps, filepath.Join(shared, "seeds", "centos7-web.rules"))
@@ -100,7 +75,7 @@ func checkRestore(t *testing.T, data []byte, v6 bool) {
 		return
 	}
 	s1 := iptext.Save(rs, so)
-	if knownQuirk(s1) {
+	if testenv.IptablesQuirk(s1) {
 		return
 	}
 	rs2, _, err := Load("saved", []byte(s1), lo)
@@ -137,40 +112,6 @@ func savable(rs *ruleset.Ruleset) bool {
 		}
 	}
 	return true
-}
-
-// iptablesQuirks match printed rules that the real iptables 1.8.9 prints
-// in a form it refuses or reads differently itself (checked with the real
-// tool); rampart prints the same, so the round trip cannot hold for them.
-var iptablesQuirks = []*regexp.Regexp{
-	// "--to :0-0/1": a one-port range with a shift prints as ":0/1", and
-	// "Garbage after port value: `/1'" is the answer to that.
-	regexp.MustCompile(`--to-(destination|source) \S*:\d+/\d+(\s|$)`),
-	// "--hashlimit 1b/s" prints as "0b/s", which is a bad value.
-	regexp.MustCompile(`--hashlimit-(upto|above) 0[a-z]*b/s`),
-	// "--physdev-in ''" is accepted and prints as "--physdev-in " with
-	// no value.
-	regexp.MustCompile(`--physdev-(in|out) ( |$)`),
-	// physdev names print raw, like -i/-o: a quote or a tab breaks them.
-	regexp.MustCompile(`--physdev-(in|out) [^ ]*["\t\r]`),
-	// A 128-byte --string with a non-printable byte prints as a 128-byte
-	// --hex-string, which is "STRING too long".
-	regexp.MustCompile(`--hex-string "\|[0-9a-f]{256}\|"`),
-	// DNPT/SNPT leave out a ::/0 prefix when printing, and
-	// "option --src-pfx must be specified" is the answer to that.
-	regexp.MustCompile(`-j (DNPT|SNPT)( --(src|dst)-pfx \S+)?$`),
-	// "--dccp-types ''" (no type) prints as "--dccp-types " with no value.
-	regexp.MustCompile(`--dccp-types( |$)`),
-}
-
-// knownQuirk reports whether a printed text shows one of iptablesQuirks.
-func knownQuirk(printed string) bool {
-	for _, re := range iptablesQuirks {
-		if re.MatchString(printed) {
-			return true
-		}
-	}
-	return false
 }
 
 // TestRestoreRegressions replays inputs that once broke the FuzzRestore
