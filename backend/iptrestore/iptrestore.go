@@ -69,9 +69,31 @@ func (b Backend) ApplyText(f ruleset.Family, text string) error {
 	return err
 }
 
-// Apply loads a ruleset (its tables, with counters) into the kernel.
-func (b Backend) Apply(rs *ruleset.Ruleset) error {
-	return b.ApplyText(rs.Family, iptext.Save(rs, iptext.SaveOptions{Counters: true}))
+// Name is the backend's --backend name.
+func (Backend) Name() string { return "iptables" }
+
+// Apply loads rulesets (their tables, with counters) into the kernel, one
+// iptables-restore transaction per family in the order given. When a later
+// family fails, the earlier ones get their previous rulesets back.
+func (b Backend) Apply(sets ...*ruleset.Ruleset) error {
+	var done []ruleset.Family
+	var before []string
+	for _, rs := range sets {
+		prev, err := b.SaveText(rs.Family)
+		if err != nil {
+			return err
+		}
+		if err := b.ApplyText(rs.Family, iptext.Save(rs, iptext.SaveOptions{Counters: true})); err != nil {
+			for i := len(done) - 1; i >= 0; i-- {
+				if rerr := b.ApplyText(done[i], before[i]); rerr != nil {
+					return fmt.Errorf("%w; restoring the previous %s ruleset failed too: %v", err, done[i], rerr)
+				}
+			}
+			return err
+		}
+		done, before = append(done, rs.Family), append(before, prev)
+	}
+	return nil
 }
 
 // SaveText returns the kernel's ruleset of family f as iptables-save -c

@@ -91,7 +91,9 @@ func (b Backend) Apply(sets ...*ruleset.Ruleset) error {
 	}
 	defer done()
 	for _, p := range plans {
-		p.emit(c)
+		if err := p.emit(c); err != nil {
+			return fmt.Errorf("nft backend: %w", err)
+		}
 	}
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("nft backend: loading the ruleset: %w", err)
@@ -139,4 +141,19 @@ func (b Backend) Save(f ruleset.Family) (*ruleset.Ruleset, error) {
 		return nil, fmt.Errorf("nft backend: reading back: %w", err)
 	}
 	return rs, nil
+}
+
+// Name is the backend's --backend name.
+func (Backend) Name() string { return "nft" }
+
+// Available reports whether the kernel answers nf_tables requests in
+// network namespace netns ("" for the current one).
+func Available(netns string) bool {
+	c, done, err := Backend{Netns: netns}.dial()
+	if err != nil {
+		return false
+	}
+	defer done()
+	_, err = c.ListTables()
+	return err == nil
 }

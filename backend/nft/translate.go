@@ -17,8 +17,51 @@ import (
 type tablePlan struct {
 	table  *nftables.Table
 	chains []*nftables.Chain // base chains, then user chains
+	sets   []planSet         // sets the rules use (added before them)
 	rules  []*nftables.Rule
 }
+
+// planSet is a set of the plan with its initial elements.
+type planSet struct {
+	set   *nftables.Set
+	elems []nftables.SetElement
+}
+
+// xlate is what an extension's translator sees: the family, the iptables
+// table and chain of the rule, and the plan (to add the sets it needs).
+type xlate struct {
+	Fam   ruleset.Family
+	Table string
+	Chain string
+	plan  *tablePlan
+}
+
+// AddSet adds a set (anonymous or named, unique within rampart's table) with
+// its initial elements to the plan; rules refer to it by name or ID.
+func (x *xlate) AddSet(s *nftables.Set, elems []nftables.SetElement) {
+	s.Table = x.plan.table
+	x.plan.sets = append(x.plan.sets, planSet{s, elems})
+}
+
+// matchFunc translates one extension match into expressions that fall
+// through when the packet matches and break (NFT_BREAK) when it does not.
+type matchFunc func(x *xlate, m ruleset.Match) ([]expr.Any, error)
+
+// targetFunc translates one extension target into the expressions that
+// follow the rule's counter (ending in a verdict when the target has one).
+type targetFunc func(x *xlate, t ruleset.Target) ([]expr.Any, error)
+
+var (
+	matchXlate  = map[string]matchFunc{}
+	targetXlate = map[string]targetFunc{}
+)
+
+// registerMatch makes the backend translate matches of that name (the
+// extension's -m name) with f. Called from the init of the extension's file.
+func registerMatch(name string, f matchFunc) { matchXlate[name] = f }
+
+// registerTarget makes the backend translate targets of that name with f.
+func registerTarget(name string, f targetFunc) { targetXlate[name] = f }
 
 // chainName is the nftables name of an iptables chain of table tbl. iptables
 // table names hold no '/', so the first '/' separates the two.
@@ -86,7 +129,8 @@ func translate(rs *ruleset.Ruleset) (*tablePlan, error) {
 		for _, c := range t.Ordered() {
 			nc := chains[chainName(t.Name, c.Name)]
 			for _, r := range c.Rules {
-				exprs, err := ruleExprs(rs.Family, t.Name, r)
+				x := &xlate{Fam: rs.Family, Table: t.Name, Chain: c.Name, plan: p}
+				exprs, err := ruleExprs(x, r)
 				if err != nil {
 					var spec strings.Builder
 					iptext.RuleSpec(&spec, r, rs.Family, false)
@@ -113,16 +157,22 @@ func translate(rs *ruleset.Ruleset) (*tablePlan, error) {
 // emit appends the plan to the batch: the table is created if absent,
 // deleted with everything in it, and created again with the new chains and
 // rules, so that the batch replaces it atomically.
-func (p *tablePlan) emit(c *nftables.Conn) {
+func (p *tablePlan) emit(c *nftables.Conn) error {
 	c.AddTable(p.table)
 	c.DelTable(p.table)
 	c.AddTable(p.table)
 	for _, ch := range p.chains {
 		c.AddChain(ch)
 	}
+	for _, ps := range p.sets {
+		if err := c.AddSet(ps.set, ps.elems); err != nil {
+			return err
+		}
+	}
 	for _, r := range p.rules {
 		c.AddRule(r)
 	}
+	return nil
 }
 
 const reg = 1 // NFT_REG_1
@@ -143,7 +193,8 @@ func be16(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
 
 // ruleExprs translates one rule: the generic matches, the extension
 // matches in order, a counter, the target.
-func ruleExprs(f ruleset.Family, tbl string, r *ruleset.Rule) ([]expr.Any, error) {
+func ruleExprs(x *xlate, r *ruleset.Rule) ([]expr.Any, error) {
+	f, tbl := x.Fam, x.Table
 	var ex []expr.Any
 	srcOff, dstOff, alen := uint32(12), uint32(16), uint32(4)
 	if f == ruleset.IPv6 {
@@ -171,7 +222,7 @@ func ruleExprs(f ruleset.Family, tbl string, r *ruleset.Rule) ([]expr.Any, error
 			&expr.Cmp{Op: op, Register: reg, Data: []byte{0, 0}})
 	}
 	for _, m := range r.Matches {
-		mx, err := matchExprs(f, m)
+		mx, err := matchExprs(x, m)
 		if err != nil {
 			return nil, err
 		}
@@ -198,7 +249,15 @@ func ruleExprs(f ruleset.Family, tbl string, r *ruleset.Rule) ([]expr.Any, error
 		}
 		ex = append(ex, &expr.Verdict{Kind: k, Chain: chainName(tbl, t.Chain)})
 	default:
-		return nil, fmt.Errorf("target %s not supported yet", r.Target.Name())
+		tf := targetXlate[r.Target.Name()]
+		if tf == nil {
+			return nil, fmt.Errorf("target %s not supported yet", r.Target.Name())
+		}
+		tx, err := tf(x, r.Target)
+		if err != nil {
+			return nil, err
+		}
+		ex = append(ex, tx...)
 	}
 	return ex, nil
 }
@@ -344,7 +403,8 @@ var ctOptionNames = []struct {
 }
 
 // matchExprs translates one extension match.
-func matchExprs(f ruleset.Family, m ruleset.Match) ([]expr.Any, error) {
+func matchExprs(x *xlate, m ruleset.Match) ([]expr.Any, error) {
+	f := x.Fam
 	switch m := m.(type) {
 	case *xt.TCP:
 		cmps, native := m.NativeCmps()
@@ -386,6 +446,9 @@ func matchExprs(f ruleset.Family, m ruleset.Match) ([]expr.Any, error) {
 		return icmpExprs("icmp6", m.Type, m.CodeMin, m.CodeMax, m.Inv, false)
 	case *xt.Comment:
 		return nil, nil // kept in the rule's text (and as its nft comment)
+	}
+	if mf := matchXlate[m.Name()]; mf != nil {
+		return mf(x, m)
 	}
 	return nil, fmt.Errorf("extension \"-m %s\" not supported yet", m.Name())
 }
