@@ -259,6 +259,7 @@ func Analyze(rs *ruleset.Ruleset, o Options) *Result {
 			res.Summary.Chains = append(res.Summary.Chains, ChainSummary{Chain: c, Default: "ACCEPT (no filter table)", Services: []string{"everything"}})
 		}
 		res.lockout(o)
+		res.dnatBypass(o)
 		return res
 	}
 	for _, c := range []string{"INPUT", "FORWARD", "OUTPUT"} {
@@ -273,6 +274,7 @@ func Analyze(rs *ruleset.Ruleset, o Options) *Result {
 	res.established(o)
 	res.loopback(o)
 	res.lockout(o)
+	res.dnatBypass(o)
 	return res
 }
 
