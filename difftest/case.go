@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rampartfw/rampart/backend"
+	"github.com/rampartfw/rampart/backend/nft"
 	"github.com/rampartfw/rampart/capture"
 	"github.com/rampartfw/rampart/engine"
 	"github.com/rampartfw/rampart/ipt"
@@ -30,6 +32,12 @@ type Case struct {
 	// with sh, failing lines skipped, as rampart's ipt.Load does).
 	Rules4, Rules6 string
 	Steps          []Step
+	// Backend loads the rules into fw's kernel: "" with the real
+	// iptables-restore (or sh for a script), "nft" or "iptables" with
+	// rampart's backend of that name (the rules parsed by rampart, as
+	// `rampart apply --backend NAME` loads them). The kernel's counters are
+	// read back through the same backend.
+	Backend string
 }
 
 // Mismatch is one line of iptables-save -c that differs.
@@ -169,12 +177,43 @@ func (t *Topo) RunCase(c Case, dir string) (*Outcome, error) {
 	}
 	os.WriteFile(filepath.Join(dir, "rules.v4"), []byte(rules[ruleset.IPv4]), 0o644)
 	os.WriteFile(filepath.Join(dir, "rules.v6"), []byte(rules[ruleset.IPv6]), 0o644)
+	// rampart's view of the rules (also what its backends load)
+	rss := map[ruleset.Family]*ruleset.Ruleset{}
 	for _, fam := range []ruleset.Family{ruleset.IPv4, ruleset.IPv6} {
-		msg, err := t.loadKernel(fam, rules[fam])
+		rs, diags, err := ipt.Load("rules."+fam.String(), []byte(rules[fam]), ipt.LoadOptions{Family: fam})
 		if err != nil {
-			return nil, fmt.Errorf("%s: loading the %s rules into the kernel: %v", c.Name, fam.Tool(), err)
+			return nil, fmt.Errorf("%s: rampart cannot load the %s rules: %v", c.Name, fam, err)
 		}
-		o.KernelErrs += msg
+		for _, d := range diags {
+			o.Diags = append(o.Diags, ipt.FormatDiag(d, ""))
+		}
+		rss[fam] = rs
+	}
+	if err := (nft.Backend{Netns: t.FW}).Delete(ruleset.IPv4, ruleset.IPv6); err != nil {
+		return nil, fmt.Errorf("%s: deleting rampart's nft tables: %v", c.Name, err)
+	}
+	var be backend.Backend
+	if c.Backend == "" {
+		for _, fam := range []ruleset.Family{ruleset.IPv4, ruleset.IPv6} {
+			msg, err := t.loadKernel(fam, rules[fam])
+			if err != nil {
+				return nil, fmt.Errorf("%s: loading the %s rules into the kernel: %v", c.Name, fam.Tool(), err)
+			}
+			o.KernelErrs += msg
+		}
+	} else {
+		var err error
+		if be, err = backend.Open(c.Backend, t.FW); err != nil {
+			return nil, err
+		}
+		for _, fam := range []ruleset.Family{ruleset.IPv4, ruleset.IPv6} {
+			if _, err := t.Exec(EmptyFilter, fam.Tool()+"-restore"); err != nil {
+				return nil, err
+			}
+		}
+		if err := be.Apply(rss[ruleset.IPv4].Clone(), rss[ruleset.IPv6].Clone()); err != nil {
+			return nil, fmt.Errorf("%s: rampart's %s backend: %w", c.Name, c.Backend, err)
+		}
 	}
 	if err := t.FlushConntrack(); err != nil {
 		return nil, err
@@ -207,24 +246,19 @@ func (t *Topo) RunCase(c Case, dir string) (*Outcome, error) {
 	}
 	os.WriteFile(filepath.Join(dir, "send.log"), []byte(log.String()), 0o644)
 	for _, fam := range []ruleset.Family{ruleset.IPv4, ruleset.IPv6} {
-		out, err := t.Exec("", fam.Tool()+"-save", "-c")
+		var out string
+		var err error
+		if be != nil {
+			out, err = be.SaveText(fam)
+		} else {
+			out, err = t.Exec("", fam.Tool()+"-save", "-c")
+		}
 		if err != nil {
 			return nil, err
 		}
 		o.Kernel[fam] = out
 	}
 	// rampart
-	rss := map[ruleset.Family]*ruleset.Ruleset{}
-	for _, fam := range []ruleset.Family{ruleset.IPv4, ruleset.IPv6} {
-		rs, diags, err := ipt.Load("rules."+fam.String(), []byte(rules[fam]), ipt.LoadOptions{Family: fam})
-		if err != nil {
-			return nil, fmt.Errorf("%s: rampart cannot load the %s rules: %v", c.Name, fam, err)
-		}
-		for _, d := range diags {
-			o.Diags = append(o.Diags, ipt.FormatDiag(d, ""))
-		}
-		rss[fam] = rs
-	}
 	xt.JiffyPhase = KernelJiffyPhase()
 	e := engine.New(rss[ruleset.IPv4], rss[ruleset.IPv6], Host(), NewTracker())
 	f, err := os.Open(pcap)

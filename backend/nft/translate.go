@@ -452,3 +452,10 @@ func matchExprs(x *xlate, m ruleset.Match) ([]expr.Any, error) {
 	}
 	return nil, fmt.Errorf("extension \"-m %s\" not supported yet", m.Name())
 }
+
+// Check translates a ruleset without loading it: nil when the backend can
+// express every rule, else the error Apply would return.
+func Check(rs *ruleset.Ruleset) error {
+	_, err := translate(rs)
+	return err
+}

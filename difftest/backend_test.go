@@ -1,0 +1,105 @@
+package difftest
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/rampartfw/rampart/backend/nft"
+	"github.com/rampartfw/rampart/internal/testenv"
+	"github.com/rampartfw/rampart/ipt"
+	"github.com/rampartfw/rampart/ruleset"
+)
+
+// backendSeeds returns the seeds of the backend equivalence runs:
+// $BACKEND_SEEDS (1..N) or the fixed CI set.
+func backendSeeds() []uint64 {
+	n := 10
+	if s := os.Getenv("BACKEND_SEEDS"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	out := make([]uint64, n)
+	for i := range out {
+		out[i] = uint64(i + 1)
+	}
+	return out
+}
+
+// TestKernelBackends loads the same rulesets with each of rampart's
+// backends (nft: native nf_tables in rampart's own tables; iptables: the
+// system's iptables-restore) and with the real iptables-restore, sends the
+// same packets, and compares the kernel's per-rule counters, read back
+// through the backend, with rampart's simulation of the same capture. Each
+// run equals the simulation, so the three loads behave identically. The
+// seeds run with the embedded IPv6 default as their IPv6 ruleset.
+func TestKernelBackends(t *testing.T) {
+	shared := testenv.Shared(t)
+	tp := topo(t)
+	def6, err := os.ReadFile(filepath.Join("..", "analyze", "default6.rules"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []Case
+	for _, name := range []string{"centos7-web.rules", "centos6-vps.sh"} {
+		data, err := os.ReadFile(filepath.Join(shared, "seeds", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules := string(data)
+		if strings.HasSuffix(name, ".sh") {
+			rules = scriptCommands(rules)
+		}
+		cases = append(cases, Case{Name: name, Rules4: rules, Rules6: string(def6), Steps: GenerateRealistic(7)})
+	}
+	for _, seed := range backendSeeds() {
+		rules := GenerateRules(seed)
+		cases = append(cases, Case{Name: fmt.Sprintf("seed %d", seed), Rules4: rules.V4, Rules6: rules.V6, Steps: Generate(seed)})
+	}
+	for _, be := range []string{"nft", "iptables", ""} {
+		name := be
+		if name == "" {
+			name = "iptables-restore"
+		}
+		t.Run(name, func(t *testing.T) {
+			var tl tally
+			refused := 0
+			for _, c := range cases {
+				c.Backend = be
+				c.Name = name + " " + c.Name
+				// A random ruleset the nft backend refuses (an extension it
+				// cannot express natively) is counted; the seeds must load.
+				if be == "nft" && !strings.Contains(c.Name, "centos") {
+					if err := nftCheck(c); err != nil {
+						refused++
+						t.Logf("%s: refused: %v", c.Name, err)
+						continue
+					}
+				}
+				tl.run(t, tp, c, "difftest-backend-")
+			}
+			if refused > len(cases)/2 {
+				t.Errorf("the nft backend refused %d of %d rulesets", refused, len(cases))
+			}
+			line := fmt.Sprintf("difftest-backend %s: %d cases, %d packets compared, %d mismatches, %d refused", name, tl.cases, tl.packets, tl.mismatches, refused)
+			t.Logf("%s (%d reruns for timing-marginal decisions)", line, tl.reruns)
+			fmt.Println(line)
+		})
+	}
+}
+
+// nftCheck reports whether the nft backend refuses a case's rules.
+func nftCheck(c Case) error {
+	for fam, text := range map[ruleset.Family]string{ruleset.IPv4: c.Rules4, ruleset.IPv6: c.Rules6} {
+		rs, _, err := ipt.Load("rules."+fam.String(), []byte(text), ipt.LoadOptions{Family: fam})
+		if err != nil {
+			return err
+		}
+		if err := nft.Check(rs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
