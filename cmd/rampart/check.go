@@ -11,22 +11,6 @@ import (
 	"github.com/rampartfw/rampart/ruleset"
 )
 
-// checkDefault is a system rules file `rampart check` reads without an
-// argument, and its family.
-type checkDefault struct {
-	path string
-	fam  ruleset.Family
-}
-
-// checkDefaults are the system rules files `rampart check` reads without
-// an argument; with none present it checks the embedded default rulesets.
-var checkDefaults = []checkDefault{
-	{"/etc/sysconfig/iptables", ruleset.IPv4},
-	{"/etc/iptables/rules.v4", ruleset.IPv4},
-	{"/etc/sysconfig/ip6tables", ruleset.IPv6},
-	{"/etc/iptables/rules.v6", ruleset.IPv6},
-}
-
 func cmdCheck(args []string) int {
 	return runCheck(args, os.Stdout, os.Stderr)
 }
@@ -81,9 +65,18 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	var inputs []analyze.Input
 	if len(files) == 0 {
-		for _, d := range checkDefaults {
-			if data, err := os.ReadFile(d.path); err == nil {
-				inputs = append(inputs, analyze.Input{Name: d.path, Data: data, Family: d.fam})
+		// The configured files, as `rampart restore` loads them.
+		if cf, found := configuredFiles(); found {
+			for _, fam := range []ruleset.Family{ruleset.IPv4, ruleset.IPv6} {
+				if cf[fam] == "" {
+					continue
+				}
+				data, err := os.ReadFile(cf[fam])
+				if err != nil {
+					fmt.Fprintf(stderr, "rampart check: %v\n", err)
+					return 2
+				}
+				inputs = append(inputs, analyze.Input{Name: cf[fam], Data: data, Family: fam})
 			}
 		}
 		if len(inputs) == 0 {

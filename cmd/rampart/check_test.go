@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rampartfw/rampart/ruleset"
 )
 
 const (
@@ -102,12 +101,9 @@ func TestCheckIPv6Files(t *testing.T) {
 }
 
 func TestCheckDefaults(t *testing.T) {
-	saved := checkDefaults
-	defer func() { checkDefaults = saved }()
 	dir := t.TempDir()
-	missing := filepath.Join(dir, "missing")
+	t.Setenv("RAMPART_ROOT", dir)
 	// no system files: both embedded defaults, no findings at all
-	checkDefaults = []checkDefault{{missing, ruleset.IPv4}, {missing, ruleset.IPv6}}
 	code, reps, errs := runCheckJSON(t, "--fail-on", "info")
 	if code != 0 || len(reps) != 2 || reps[0].families() != "ipv4" || reps[1].families() != "ipv6" {
 		t.Fatalf("embedded defaults: code %d %+v %s", code, reps, errs)
@@ -117,17 +113,18 @@ func TestCheckDefaults(t *testing.T) {
 			t.Errorf("%s: findings %+v", r.File, r.Findings)
 		}
 	}
-	// system files of both families
-	v4 := writeFile(t, dir, "iptables", checkV4)
-	v6 := writeFile(t, dir, "ip6tables", checkV6)
-	checkDefaults = []checkDefault{{v4, ruleset.IPv4}, {missing, ruleset.IPv4}, {v6, ruleset.IPv6}, {missing, ruleset.IPv6}}
+	// Debian's files when CentOS's are absent; CentOS's win when present
+	os.MkdirAll(filepath.Join(dir, "etc/iptables"), 0o755)
+	writeFile(t, filepath.Join(dir, "etc/iptables"), "rules.v4", checkV4)
 	code, reps, errs = runCheckJSON(t)
-	if code != 0 || len(reps) != 2 || reps[0].has("ipv6-open") || reps[1].families() != "ipv6" {
-		t.Fatalf("system files: code %d %+v %s", code, reps, errs)
-	}
-	// only the IPv4 one: IPv6 left open is reported
-	checkDefaults = []checkDefault{{v4, ruleset.IPv4}, {missing, ruleset.IPv6}}
-	if code, reps, errs = runCheckJSON(t); code != 0 || len(reps) != 1 || !reps[0].has("ipv6-open") {
+	if code != 0 || len(reps) != 1 || !reps[0].has("ipv6-open") || !strings.HasSuffix(reps[0].File, "etc/iptables/rules.v4") {
 		t.Fatalf("IPv4 system file only: code %d %+v %s", code, reps, errs)
+	}
+	os.MkdirAll(filepath.Join(dir, "etc/sysconfig"), 0o755)
+	writeFile(t, filepath.Join(dir, "etc/sysconfig"), "iptables", checkV4)
+	writeFile(t, filepath.Join(dir, "etc/sysconfig"), "ip6tables", checkV6)
+	code, reps, errs = runCheckJSON(t)
+	if code != 0 || len(reps) != 2 || reps[0].has("ipv6-open") || reps[1].families() != "ipv6" || !strings.HasSuffix(reps[0].File, "sysconfig/iptables") {
+		t.Fatalf("system files: code %d %+v %s", code, reps, errs)
 	}
 }
