@@ -36,24 +36,12 @@ func backendSeeds() []uint64 {
 // run equals the simulation, so the three loads behave identically. The
 // seeds run with the embedded IPv6 default as their IPv6 ruleset.
 func TestKernelBackends(t *testing.T) {
-	shared := testenv.Shared(t)
 	tp := topo(t)
 	def6, err := os.ReadFile(filepath.Join("..", "analyze", "default6.rules"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cases []Case
-	for _, name := range []string{"centos7-web.rules", "centos6-vps.sh"} {
-		data, err := os.ReadFile(filepath.Join(shared, "seeds", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		rules := string(data)
-		if strings.HasSuffix(name, ".sh") {
-			rules = scriptCommands(rules)
-		}
-		cases = append(cases, Case{Name: name, Rules4: rules, Rules6: string(def6), Steps: GenerateRealistic(7)})
-	}
+	cases := seedCases(t, string(def6))
 	for _, seed := range backendSeeds() {
 		rules := GenerateRules(seed)
 		cases = append(cases, Case{Name: fmt.Sprintf("seed %d", seed), Rules4: rules.V4, Rules6: rules.V6, Steps: Generate(seed)})

@@ -194,9 +194,19 @@ func TestKernelDifferential(t *testing.T) {
 
 // TestSeeds runs the seed rulesets on the traffic of a small web server.
 func TestSeeds(t *testing.T) {
-	shared := testenv.Shared(t)
 	tp := topo(t)
 	var tl tally
+	for _, c := range seedCases(t, "") {
+		tl.run(t, tp, c, "difftest-"+c.Name+"-")
+	}
+	tl.summary(t)
+}
+
+// seedCases are the seed rulesets (IPv4) with rules6 as the IPv6 rules, on
+// the traffic of a small web server.
+func seedCases(t *testing.T, rules6 string) []Case {
+	shared := testenv.Shared(t)
+	var cases []Case
 	for _, name := range []string{"centos7-web.rules", "centos6-vps.sh"} {
 		data, err := os.ReadFile(filepath.Join(shared, "seeds", name))
 		if err != nil {
@@ -206,9 +216,9 @@ func TestSeeds(t *testing.T) {
 		if strings.HasSuffix(name, ".sh") {
 			rules = scriptCommands(rules)
 		}
-		tl.run(t, tp, Case{Name: name, Rules4: rules, Steps: GenerateRealistic(7)}, "difftest-"+name+"-")
+		cases = append(cases, Case{Name: name, Rules4: rules, Rules6: rules6, Steps: GenerateRealistic(7)})
 	}
-	tl.summary(t)
+	return cases
 }
 
 // scriptCommands keeps the command lines of a seed script (its comments
