@@ -53,6 +53,9 @@ type ruleGen struct {
 	users   []string
 	skipped map[string]int
 	n       int
+	// accept, when set, also filters candidate rules (false and what to
+	// count them under).
+	accept func(*ruleset.Ruleset) (bool, string)
 }
 
 var (
@@ -264,6 +267,12 @@ func (g *ruleGen) supported(chain, rule string) bool {
 		g.skipped[what]++
 		return false
 	}
+	if g.accept != nil {
+		if ok, what := g.accept(rs); !ok {
+			g.skipped[what]++
+			return false
+		}
+	}
 	return true
 }
 
@@ -272,10 +281,14 @@ func (g *ruleGen) supported(chain, rule string) bool {
 // rules over what rampart can evaluate (candidates with a match or target
 // rampart cannot evaluate yet are left out and counted in Skipped;
 // DIFFTEST_ALL=1 keeps them, to see what they break).
-func GenerateRules(seed uint64) Rules {
+func GenerateRules(seed uint64) Rules { return GenerateRulesWith(seed, nil) }
+
+// GenerateRulesWith is GenerateRules keeping only the candidate rules
+// accept takes (a one-rule ruleset; false and the key to count it under).
+func GenerateRulesWith(seed uint64, accept func(*ruleset.Ruleset) (bool, string)) Rules {
 	out := Rules{Skipped: map[string]int{}}
 	for _, fam := range []ruleset.Family{ruleset.IPv4, ruleset.IPv6} {
-		g := &ruleGen{r: rand.New(rand.NewPCG(seed, uint64(fam)*0x51ed27)), fam: fam, tag: fmt.Sprint(seed), skipped: out.Skipped}
+		g := &ruleGen{r: rand.New(rand.NewPCG(seed, uint64(fam)*0x51ed27)), fam: fam, tag: fmt.Sprint(seed), skipped: out.Skipped, accept: accept}
 		nu := g.pick(5)
 		for i := range nu {
 			g.users = append(g.users, fmt.Sprintf("U%d", i+1))
