@@ -17,6 +17,39 @@ type IO struct {
 	Stdout, Stderr io.Writer
 	// Now gives the time printed in iptables-save's comment lines.
 	Now func() time.Time
+	// Kernel, when set, opens the store the front ends act on when no
+	// state file is given (--state, $RAMPART_STATE): the kernel through a
+	// backend. Nil: they ask for a state file.
+	Kernel func(f ruleset.Family) (Store, error)
+}
+
+// Store holds the rulesets a front end reads and changes: a state file
+// (*State) or the kernel (IO.Kernel).
+type Store interface {
+	// Ruleset returns the ruleset of family f as the store holds it; the
+	// caller may change it and hand it to Commit.
+	Ruleset(f ruleset.Family) (*ruleset.Ruleset, error)
+	// Commit makes rs the ruleset of family f. cmd is the iptables command
+	// that produced rs from Ruleset's, nil for a restore.
+	Commit(f ruleset.Family, rs *ruleset.Ruleset, cmd *iptext.Command) error
+	// Close releases the store (its lock).
+	Close()
+}
+
+// openStore opens the state file at statePath, else the kernel store of
+// stdio; a nil Store (and no error) means neither is given.
+func openStore(statePath string, f ruleset.Family, stdio IO) (Store, error) {
+	if statePath != "" {
+		st, err := OpenState(statePath)
+		if err != nil {
+			return nil, err
+		}
+		return st, nil
+	}
+	if stdio.Kernel != nil {
+		return stdio.Kernel(f)
+	}
+	return nil, nil
 }
 
 // takeState removes a leading "--state FILE" / "--state=FILE" from args
@@ -52,7 +85,7 @@ func FormatError(prog string, err error) (string, int) {
 }
 
 func noState(prog string, stdio IO) int {
-	fmt.Fprintf(stdio.Stderr, "%s: no state file: pass --state FILE or set RAMPART_STATE (the kernel backend is not available yet)\n", prog)
+	fmt.Fprintf(stdio.Stderr, "%s: no state file: pass --state FILE or set RAMPART_STATE\n", prog)
 	return 2
 }
 
@@ -82,16 +115,20 @@ func IptablesMain(f ruleset.Family, args []string, stdio IO) int {
 		fmt.Fprint(stdio.Stdout, helpText(prog))
 		return 0
 	}
-	if statePath == "" {
-		return noState(prog, stdio)
-	}
-	st, err := OpenState(statePath)
+	st, err := openStore(statePath, f, stdio)
 	if err != nil {
 		fmt.Fprintf(stdio.Stderr, "%s: %v\n", prog, err)
 		return 4
 	}
+	if st == nil {
+		return noState(prog, stdio)
+	}
 	defer st.Close()
-	rs := st.Sets[f]
+	rs, err := st.Ruleset(f)
+	if err != nil {
+		fmt.Fprintf(stdio.Stderr, "%s: %v\n", prog, err)
+		return 4
+	}
 	work := rs.Clone()
 	var out strings.Builder
 	if err := Exec(work, cmd, &out); err != nil {
@@ -104,9 +141,8 @@ func IptablesMain(f ruleset.Family, args []string, stdio IO) int {
 	if cmd.Op&(iptext.OpList|iptext.OpListRules|iptext.OpCheck) != 0 && cmd.Op&iptext.OpZero == 0 {
 		return 0
 	}
-	st.Sets[f] = work
-	if err := st.Save(); err != nil {
-		fmt.Fprintf(stdio.Stderr, "%s: writing state: %v\n", prog, err)
+	if err := st.Commit(f, work, cmd); err != nil {
+		fmt.Fprintf(stdio.Stderr, "%s: %v\n", prog, err)
 		return 4
 	}
 	return 0
@@ -149,16 +185,27 @@ func SaveMain(f ruleset.Family, args []string, stdio IO) int {
 			return 1
 		}
 	}
-	if statePath == "" {
-		return noState(prog, stdio)
-	}
-	st, err := OpenState(statePath)
+	st, err := openStore(statePath, f, stdio)
 	if err != nil {
 		fmt.Fprintf(stdio.Stderr, "%s: %v\n", prog, err)
 		return 1
 	}
+	if st == nil {
+		return noState(prog, stdio)
+	}
 	defer st.Close()
-	fmt.Fprint(stdio.Stdout, iptext.Save(st.Sets[f], o))
+	rs, err := st.Ruleset(f)
+	if err != nil {
+		fmt.Fprintf(stdio.Stderr, "%s: %v\n", prog, err)
+		return 1
+	}
+	if o.Table != "" && rs.Table(o.Table) == nil {
+		// iptables-nft-save -t TABLE prints a table that does not exist
+		// with its built-in chains (policy ACCEPT, no counters).
+		rs = rs.Clone()
+		rs.EnsureTable(o.Table)
+	}
+	fmt.Fprint(stdio.Stdout, iptext.Save(rs, o))
 	return 0
 }
 
@@ -223,19 +270,21 @@ func RestoreMain(f ruleset.Family, args []string, stdio IO) int {
 	if err != nil {
 		return restoreErr(prog, err, stdio)
 	}
-	if statePath == "" && !test {
+	st, err := openStore(statePath, f, stdio)
+	if err != nil {
+		fmt.Fprintf(stdio.Stderr, "%s: %v\n", prog, err)
+		return 1
+	}
+	if st == nil && !test {
 		return noState(prog, stdio)
 	}
-	var st *State
 	rs := ruleset.New(f)
-	if statePath != "" {
-		st, err = OpenState(statePath)
-		if err != nil {
+	if st != nil {
+		defer st.Close()
+		if rs, err = st.Ruleset(f); err != nil {
 			fmt.Fprintf(stdio.Stderr, "%s: %v\n", prog, err)
 			return 1
 		}
-		defer st.Close()
-		rs = st.Sets[f]
 	}
 	if err := ApplyRestore(rs, stmts, RestoreOptions{NoFlush: noflush}); err != nil {
 		return restoreErr(prog, err, stdio)
@@ -243,8 +292,8 @@ func RestoreMain(f ruleset.Family, args []string, stdio IO) int {
 	if test || st == nil {
 		return 0
 	}
-	if err := st.Save(); err != nil {
-		fmt.Fprintf(stdio.Stderr, "%s: writing state: %v\n", prog, err)
+	if err := st.Commit(f, rs, nil); err != nil {
+		fmt.Fprintf(stdio.Stderr, "%s: %v\n", prog, err)
 		return 1
 	}
 	return 0
@@ -294,6 +343,7 @@ Usage: %s -[ACD] chain rule-specification [options]
        %s -P chain target [options]
        %s -h (print this help information)
 
-rampart: this %s acts on the state file given by --state FILE or $RAMPART_STATE.
+rampart: this %s acts on the state file given by --state FILE or $RAMPART_STATE,
+else on the kernel.
 `, prog, iptext.Version, prog, prog, prog, prog, prog, prog, prog, prog, prog, prog, prog)
 }

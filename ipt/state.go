@@ -77,6 +77,18 @@ func (st *State) Save() error {
 	return WriteFileAtomic(st.path, []byte(b.String()), 0o600)
 }
 
+// Ruleset returns the state's ruleset of family f (Store).
+func (st *State) Ruleset(f ruleset.Family) (*ruleset.Ruleset, error) { return st.Sets[f], nil }
+
+// Commit makes rs the ruleset of family f and writes the state (Store).
+func (st *State) Commit(f ruleset.Family, rs *ruleset.Ruleset, _ *iptext.Command) error {
+	st.Sets[f] = rs
+	if err := st.Save(); err != nil {
+		return fmt.Errorf("writing state: %w", err)
+	}
+	return nil
+}
+
 // Close releases the lock.
 func (st *State) Close() {
 	if st.lock != nil {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, kernel tests included. Installs what a clean Debian
-# 12 machine lacks (iptables, nftables, iproute2, netbase, tcpdump), then runs vet,
+# 12 machine lacks (iptables, nftables, iproute2, netbase, tcpdump, systemd for
+# systemd-analyze), then runs vet,
 # every Go test (unit, conformance, kernel differential in throwaway network
 # namespaces) and a short run of each fuzz target.
 # Needs root for the kernel tests; with CI=true a missing tool fails them.
@@ -8,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for t in iptables:iptables ip6tables:iptables nft:nftables ip:iproute2 tcpdump:tcpdump; do
+for t in iptables:iptables ip6tables:iptables nft:nftables ip:iproute2 tcpdump:tcpdump systemd-analyze:systemd; do
   command -v "${t%%:*}" >/dev/null 2>&1 || need+=("${t#*:}")
 done
 [ -f /etc/services ] && [ -f /etc/protocols ] || need+=(netbase)

@@ -73,7 +73,8 @@ func (b Backend) ApplyText(f ruleset.Family, text string) error {
 func (Backend) Name() string { return "iptables" }
 
 // Apply loads rulesets (their tables, with counters) into the kernel, one
-// iptables-restore transaction per family in the order given. When a later
+// iptables-restore transaction per family in the order given; the tables
+// of that family that a ruleset lacks are deleted in the same transaction. When a later
 // family fails, the earlier ones get their previous rulesets back.
 func (b Backend) Apply(sets ...*ruleset.Ruleset) error {
 	var done []ruleset.Family
@@ -83,7 +84,16 @@ func (b Backend) Apply(sets ...*ruleset.Ruleset) error {
 		if err != nil {
 			return err
 		}
-		if err := b.ApplyText(rs.Family, iptext.Save(rs, iptext.SaveOptions{Counters: true})); err != nil {
+		text := iptext.Save(rs, iptext.SaveOptions{Counters: true})
+		// iptables-restore replaces only the tables it is given: a table
+		// loaded before that rs lacks gets an empty block, which
+		// iptables-nft-restore turns into no table (legacy: an empty one).
+		for _, line := range strings.Split(prev, "\n") {
+			if name, ok := strings.CutPrefix(line, "*"); ok && rs.Table(name) == nil {
+				text += "*" + name + "\nCOMMIT\n"
+			}
+		}
+		if err := b.ApplyText(rs.Family, text); err != nil {
 			for i := len(done) - 1; i >= 0; i-- {
 				if rerr := b.ApplyText(done[i], before[i]); rerr != nil {
 					return fmt.Errorf("%w; restoring the previous %s ruleset failed too: %v", err, done[i], rerr)

@@ -111,7 +111,7 @@ func TestApplyReadBack(t *testing.T) {
 		"type route hook output priority mangle; policy accept;",
 		"ip saddr 203.0.113.7 ip daddr 198.51.100.0/24",
 		"tcp dport 22",
-		"jump filter/PORTSCAN", "goto filter/SVC",
+		"jump filter/PORTSCAN", "goto filter/INPUT -g filter/SVC",
 		"counter packets 7 bytes 420 accept",
 		`comment "not new"`,
 	} {
@@ -167,11 +167,11 @@ func TestApplyReadBack(t *testing.T) {
 
 func TestRefuseUnsupported(t *testing.T) {
 	for _, c := range []struct{ rule, want string }{
-		{"-A INPUT -p tcp -m tcp --dport 22 -j LOG", `target LOG not supported`},
-		{"-A INPUT -m limit --limit 1/s -j ACCEPT", `extension "-m limit" not supported`},
-		{"-A INPUT -p tcp -m tcp --tcp-option 2 -j DROP", `"-m tcp" with --tcp-option`},
-		{"-A INPUT -m conntrack --ctstate NEW --ctproto tcp -j ACCEPT", `"-m conntrack" option --ctproto`},
-		{"-A INPUT -p tcp -j REJECT --reject-with tcp-reset", `target REJECT not supported`},
+		{"-A INPUT -p tcp -m tcp --dport 22 -j AUDIT --type accept", `target AUDIT not supported`},
+		{"-A INPUT -m time --timestart 10:00 -j ACCEPT", `extension "-m time" not supported`},
+		{"-A INPUT -p tcp -m tcp --tcp-option 2 -j DROP", `"-m tcp" option --tcp-option`},
+		{"-A INPUT -m conntrack --ctstate INVALID --ctproto tcp -j ACCEPT", `"-m conntrack": a --ctstate that accepts INVALID`},
+		{"-A INPUT -j CONNMARK --save-mark --mask 0xff", `target CONNMARK --save-mark with --nfmask 0xff --ctmask 0xff not supported`},
 	} {
 		rs := loadRules(t, ruleset.IPv4, "bad.rules", "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j ACCEPT\n"+c.rule+"\nCOMMIT\n")
 		_, err := translate(rs)
@@ -193,9 +193,9 @@ func TestRefusedApplyChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := ns.Run("", "nft", "list", "ruleset").Stdout
-	bad := loadRules(t, ruleset.IPv4, "bad", "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j LOG\nCOMMIT\n")
+	bad := loadRules(t, ruleset.IPv4, "bad", "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j AUDIT --type drop\nCOMMIT\n")
 	if err := b.Apply(bad); err == nil {
-		t.Fatal("LOG accepted")
+		t.Fatal("AUDIT accepted")
 	}
 	if after := ns.Run("", "nft", "list", "ruleset").Stdout; after != before {
 		t.Fatalf("refused apply changed the ruleset:\n%s\nbefore:\n%s", after, before)

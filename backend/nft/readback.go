@@ -2,6 +2,7 @@ package nft
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/google/nftables"
@@ -24,8 +25,24 @@ func readBack(c *nftables.Conn, f ruleset.Family) (string, error) {
 		rules  []string
 	}
 	tables := map[string][]*chainInfo{}
+	policy := map[string][2]uint64{} // policy counters by base chain (t_policy.go)
 	for _, ch := range all {
 		if ch.Table == nil || ch.Table.Name != TableName {
+			continue
+		}
+		base, hidden := policyGotoBase(ch.Name)
+		if !hidden {
+			base = ch.Name
+		}
+		rules, err := c.GetRules(&nftables.Table{Family: fam, Name: TableName}, ch)
+		if err != nil {
+			return "", fmt.Errorf("nft backend: listing rules of %s: %w", ch.Name, err)
+		}
+		if hidden {
+			for _, r := range rules {
+				pk, by, _ := policyCounts(r, false)
+				policy[base] = [2]uint64{policy[base][0] + pk, policy[base][1] + by}
+			}
 			continue
 		}
 		tbl, name, ok := strings.Cut(ch.Name, "/")
@@ -39,11 +56,12 @@ func readBack(c *nftables.Conn, f ruleset.Family) (string, error) {
 				ci.policy = "DROP"
 			}
 		}
-		rules, err := c.GetRules(&nftables.Table{Family: fam, Name: TableName}, ch)
-		if err != nil {
-			return "", fmt.Errorf("nft backend: listing rules of %s: %w", ch.Name, err)
-		}
 		for _, r := range rules {
+			ppk, pby, isPolicy := policyCounts(r, ch.Hooknum != nil)
+			policy[base] = [2]uint64{policy[base][0] + ppk, policy[base][1] + pby}
+			if isPolicy {
+				continue
+			}
 			text, ok := ruleText(r.UserData)
 			if !ok {
 				return "", fmt.Errorf("nft backend: rule handle %d in chain %s of table %s %s has no rampart text (added by another tool?)", r.Handle, ch.Name, f, TableName)
@@ -65,9 +83,23 @@ func readBack(c *nftables.Conn, f ruleset.Family) (string, error) {
 		if chains == nil {
 			continue
 		}
+		// Built-in chains first, then user chains by name, as
+		// iptables-nft lists them (an incremental load appends new
+		// chains to the kernel's list).
+		sort.SliceStable(chains, func(i, j int) bool {
+			bi, bj := chains[i].policy != "-", chains[j].policy != "-"
+			if bi || bj {
+				return bi && !bj
+			}
+			return chains[i].name < chains[j].name
+		})
 		b.WriteString("*" + ti.Name + "\n")
 		for _, ci := range chains {
-			fmt.Fprintf(&b, ":%s %s [0:0]\n", ci.name, ci.policy)
+			pc := policy[chainName(ti.Name, ci.name)]
+			if ci.policy == "-" {
+				pc = [2]uint64{}
+			}
+			fmt.Fprintf(&b, ":%s %s [%d:%d]\n", ci.name, ci.policy, pc[0], pc[1])
 		}
 		for _, ci := range chains {
 			for _, r := range ci.rules {

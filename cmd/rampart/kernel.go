@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"strings"
 
 	"github.com/rampartfw/rampart/backend/iptrestore"
@@ -16,10 +17,16 @@ import (
 var families = []ruleset.Family{ruleset.IPv4, ruleset.IPv6}
 
 // saveKernel prints (or, with to, writes atomically, keeping the previous
-// file as to.bak) the kernel's ruleset of family fam, read back with
-// iptables-save inside netns when it is not empty.
-func saveKernel(fam ruleset.Family, counters bool, netns, to string) int {
-	rs, err := iptrestore.Backend{Netns: netns}.Save(fam)
+// file as to.bak) the kernel's ruleset of family fam as the backend kind
+// (resolveBackend: auto is rampart's nftables table when it exists, else
+// the system's iptables) reads it back, inside netns when it is not empty.
+func saveKernel(kind string, fam ruleset.Family, counters bool, netns, to string) int {
+	b, err := resolveBackend(kind, netns)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "rampart save: %v\n", err)
+		return 1
+	}
+	rs, err := b.Save(fam)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "rampart save: %v\n", err)
 		return 1
@@ -55,7 +62,8 @@ func writeWithBackup(path string, data []byte) error {
 	return ipt.WriteFileAtomic(path, data, perm)
 }
 
-// parseNetnsOnly reads the [--netns NAME] arguments of reset and panic.
+// parseNetnsOnly reads the [--netns NAME] arguments of a command that takes
+// no other.
 func parseNetnsOnly(cmd string, args []string) (string, bool) {
 	netns := ""
 	for i := 0; i < len(args); i++ {
@@ -72,6 +80,52 @@ func parseNetnsOnly(cmd string, args []string) (string, bool) {
 		}
 	}
 	return netns, true
+}
+
+// parseKernelArgs reads the [--backend nft|iptables|auto] [--netns NAME]
+// arguments of restore, reset and panic (kind "" is auto).
+func parseKernelArgs(cmd string, args []string) (kind, netns string, ok bool) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case (a == "--netns" || a == "--backend") && i+1 < len(args):
+			i++
+			if a == "--netns" {
+				netns = args[i]
+			} else {
+				kind = args[i]
+			}
+		case strings.HasPrefix(a, "--netns="):
+			netns = strings.TrimPrefix(a, "--netns=")
+		case strings.HasPrefix(a, "--backend="):
+			kind = strings.TrimPrefix(a, "--backend=")
+		default:
+			fmt.Fprintf(os.Stderr, "rampart %s: unexpected argument %q (usage: rampart %s [--backend nft|iptables|auto] [--netns NAME])\n", cmd, a, cmd)
+			return "", "", false
+		}
+	}
+	if err := checkBackendKind(kind); err != nil {
+		fmt.Fprintf(os.Stderr, "rampart %s: %v\n", cmd, err)
+		return "", "", false
+	}
+	return kind, netns, true
+}
+
+// kernelBackends are the backends reset and panic act on: the one named by
+// kind, or for auto every one the host has (rampart's nftables tables when
+// the kernel answers nf_tables requests, the system's iptables when its
+// tools are installed).
+func kernelBackends(kind, netns string) (useNft, useIpt bool) {
+	switch kind {
+	case "nft":
+		return true, false
+	case "iptables":
+		return false, true
+	}
+	_, err := exec.LookPath("iptables-restore")
+	useIpt = err == nil
+	useNft = nft.Available(netns) || !useIpt
+	return useNft, useIpt
 }
 
 // acceptingText is iptables-restore text that, for every table present in
@@ -98,15 +152,19 @@ func acceptingText(save string) string {
 
 // cmdReset reopens access: in both families every table iptables shows gets
 // ACCEPT policies, no rules and no user chains, and rampart's own nftables
-// tables are deleted.
+// tables are deleted (with --backend, only that backend's part).
 func cmdReset(args []string) int {
-	netns, ok := parseNetnsOnly("reset", args)
+	kind, netns, ok := parseKernelArgs("reset", args)
 	if !ok {
 		return 2
 	}
+	useNft, useIpt := kernelBackends(kind, netns)
 	b := iptrestore.Backend{Netns: netns}
 	code := 0
 	for _, fam := range families {
+		if !useIpt {
+			break
+		}
 		save, err := b.SaveText(fam)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "rampart reset: %v\n", err)
@@ -122,12 +180,21 @@ func cmdReset(args []string) int {
 			code = 1
 		}
 	}
-	if err := (nft.Backend{Netns: netns}).Delete(families...); err != nil {
-		fmt.Fprintf(os.Stderr, "rampart reset: deleting rampart's nftables tables: %v\n", err)
-		code = 1
+	if useNft {
+		if err := (nft.Backend{Netns: netns}).Delete(families...); err != nil {
+			fmt.Fprintf(os.Stderr, "rampart reset: deleting rampart's nftables tables: %v\n", err)
+			code = 1
+		}
 	}
 	if code == 0 {
-		fmt.Fprintln(os.Stderr, "rampart reset: all policies ACCEPT, rules flushed, user chains and rampart's nftables tables deleted (IPv4 and IPv6)")
+		var done []string
+		if useIpt {
+			done = append(done, "iptables: all policies ACCEPT, rules flushed, user chains deleted")
+		}
+		if useNft {
+			done = append(done, "rampart's nftables tables deleted")
+		}
+		fmt.Fprintf(os.Stderr, "rampart reset: %s (IPv4 and IPv6)\n", strings.Join(done, "; "))
 	}
 	return code
 }
@@ -143,17 +210,39 @@ COMMIT
 `
 
 // cmdPanic replaces the filter table of both families with one that drops
-// everything but loopback traffic.
+// everything but loopback traffic: in the system's iptables and in
+// rampart's nftables tables (whichever the host has; with --backend, that
+// one). A drop in any nftables base chain drops the packet, so the panic
+// holds whatever the other tables accept.
 func cmdPanic(args []string) int {
-	netns, ok := parseNetnsOnly("panic", args)
+	kind, netns, ok := parseKernelArgs("panic", args)
 	if !ok {
 		return 2
 	}
+	useNft, useIpt := kernelBackends(kind, netns)
 	b := iptrestore.Backend{Netns: netns}
 	code := 0
 	for _, fam := range families {
+		if !useIpt {
+			break
+		}
 		if err := b.ApplyText(fam, panicText); err != nil {
 			fmt.Fprintf(os.Stderr, "rampart panic: %v\n", err)
+			code = 1
+		}
+	}
+	if useNft {
+		var sets []*ruleset.Ruleset
+		for _, fam := range families {
+			rs, _, err := ipt.Load("panic", []byte(panicText), ipt.LoadOptions{Family: fam})
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "rampart panic: %v\n", err)
+				return 1
+			}
+			sets = append(sets, rs)
+		}
+		if err := (nft.Backend{Netns: netns}).Apply(sets...); err != nil {
+			fmt.Fprintf(os.Stderr, "rampart panic: rampart's nftables tables: %v\n", err)
 			code = 1
 		}
 	}
