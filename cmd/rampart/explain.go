@@ -15,10 +15,21 @@ import (
 )
 
 // fixedState is a tracker that gives every packet the state the user
-// named in the packet description.
+// named in the packet description: a tracked state (NEW, ESTABLISHED,
+// RELATED) comes with a connection whose original direction is the packet
+// (the conntrack match sees no connection as INVALID).
 type fixedState uint8
 
-func (s fixedState) Track(c *pkt.Ctx)   { c.CTState = uint8(s) }
+func (s fixedState) Track(c *pkt.Ctx) {
+	c.CTState = uint8(s)
+	c.Conn = nil
+	switch uint8(s) {
+	case pkt.CTNew, pkt.CTEstablished, pkt.CTRelated:
+		p := c.P
+		orig := pkt.Tuple{Src: p.Src, Dst: p.Dst, SrcPort: p.SrcPort, DstPort: p.DstPort, Proto: p.Proto}
+		c.Conn = &pkt.Conn{Orig: orig, Reply: pkt.Tuple{Src: p.Dst, Dst: p.Src, SrcPort: p.DstPort, DstPort: p.SrcPort, Proto: p.Proto}}
+	}
+}
 func (s fixedState) Confirm(c *pkt.Ctx) {}
 func (s fixedState) Abort(c *pkt.Ctx)   {}
 

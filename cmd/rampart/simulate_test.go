@@ -64,3 +64,23 @@ func TestSimulateCounts(t *testing.T) {
 		t.Errorf("verdicts:\n%s", v)
 	}
 }
+
+// TestExplainStates: the state a packet description names is what state
+// and conntrack matches see (a tracked state comes with a connection).
+func TestExplainStates(t *testing.T) {
+	bin := buildRampart(t)
+	rules := filepath.Join(t.TempDir(), "ct.rules")
+	os.WriteFile(rules, []byte("*filter\n:INPUT DROP [0:0]\n-A INPUT -m conntrack --ctstate NEW -j ACCEPT\n"+
+		"-A INPUT -m state --state ESTABLISHED -j ACCEPT\n-A INPUT -m conntrack --ctstate INVALID -j REJECT\nCOMMIT\n"), 0o644)
+	for _, tc := range []struct{ state, want string }{
+		{"NEW", "verdict: ACCEPT (filter INPUT rule 1)"},
+		{"ESTABLISHED", "verdict: ACCEPT (filter INPUT rule 2)"},
+		{"INVALID", "verdict: DROP (filter INPUT rule 3)"},
+		{"UNTRACKED", "verdict: DROP (filter INPUT policy)"},
+	} {
+		r := runBin(t, bin, nil, "", "explain", rules, "tcp 192.0.2.1:1000 > 192.0.2.2:22 flags S state "+tc.state)
+		if !strings.Contains(r.stdout, tc.want) {
+			t.Errorf("state %s: want %q in\n%s%s", tc.state, tc.want, r.stdout, r.stderr)
+		}
+	}
+}
