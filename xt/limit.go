@@ -221,6 +221,10 @@ func limitNft(avg uint32) (rate, unit uint64) {
 	return uint64(limitRates[i-1].mult / avg), uint64(limitRates[i-1].mult / LimitScale)
 }
 
+// NftRate is the rate per unit (seconds) of the nftables limit expression
+// iptables-nft makes of the match (add_nft_limit).
+func (m *Limit) NftRate() (rate, unit uint64) { return limitNft(m.Avg) }
+
 // limitState is nft_limit_priv_pkts with its struct nft_limit: tokens
 // and the bucket size in nanoseconds.
 type limitState struct {
