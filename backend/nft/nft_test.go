@@ -58,6 +58,7 @@ COMMIT
 -A INPUT -p 47 -j ACCEPT
 -A FORWARD -i eth0 -o eth1 -j ACCEPT
 -A FORWARD ! -o eth+ -j DROP
+-A FORWARD
 -A OUTPUT -o lo
 -A PORTSCAN -p tcp -m tcp --tcp-flags FIN,ACK FIN -j DROP
 -A PORTSCAN -p tcp -m tcp --tcp-flags FIN,SYN,RST,PSH,ACK,URG NONE -j DROP

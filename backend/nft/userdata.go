@@ -27,7 +27,12 @@ const (
 	maxUserdata = 256
 )
 
+// appendTLVs appends data as TLVs of type typ, 255 bytes at most each; an
+// empty value is one empty TLV (an empty rule, "-A INPUT", has empty text).
 func appendTLVs(ud []byte, typ byte, data []byte) []byte {
+	if len(data) == 0 {
+		return append(ud, typ, 0)
+	}
 	for len(data) > 0 {
 		n := min(len(data), 255)
 		ud = append(ud, typ, byte(n))
@@ -37,7 +42,7 @@ func appendTLVs(ud []byte, typ byte, data []byte) []byte {
 	return ud
 }
 
-func tlvSize(n int) int { return n + 2*((n+254)/255) }
+func tlvSize(n int) int { return n + 2*max(1, (n+254)/255) }
 
 // ruleUserdata builds the userdata of a rule: its text, and its -m comment
 // as nft's comment when there is room.
