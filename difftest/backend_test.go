@@ -51,6 +51,11 @@ func TestKernelBackends(t *testing.T) {
 		}
 		cases = append(cases, Case{Name: fmt.Sprintf("seed %d", seed), Rules4: rules.V4, Rules6: rules.V6, Steps: Generate(seed)})
 	}
+	// NAT: port forwards, source NAT and REDIRECT through nat and filter.
+	for _, seed := range backendSeeds()[:min(6, len(backendSeeds()))] {
+		rules := GenerateNATRules(seed)
+		cases = append(cases, Case{Name: fmt.Sprintf("nat seed %d", seed), Rules4: rules.V4, Rules6: rules.V6, Steps: GenerateNAT(seed, rules.Plan4, rules.Plan6)})
+	}
 	for k, n := range skipped {
 		if strings.HasPrefix(k, "nft: ") {
 			t.Logf("candidate rules left out (%s): %d", k, n)

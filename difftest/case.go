@@ -192,6 +192,13 @@ func (t *Topo) RunCase(c Case, dir string) (*Outcome, error) {
 	if err := (nft.Backend{Netns: t.FW}).Delete(ruleset.IPv4, ruleset.IPv6); err != nil {
 		return nil, fmt.Errorf("%s: deleting rampart's nft tables: %v", c.Name, err)
 	}
+	// The iptables tables of an earlier case other than filter (the
+	// capture's own table is inet rampartcap and stays).
+	for _, fam := range []string{"ip", "ip6"} {
+		for _, tbl := range []string{"raw", "mangle", "nat", "security"} {
+			t.Exec("", "nft", "delete", "table", fam, tbl) // absent: no matter
+		}
+	}
 	var be backend.Backend
 	if c.Backend == "" {
 		for _, fam := range []ruleset.Family{ruleset.IPv4, ruleset.IPv6} {
