@@ -149,6 +149,9 @@ func translate(rs *ruleset.Ruleset) (*tablePlan, error) {
 				}
 				p.rules = append(p.rules, &nftables.Rule{Table: p.table, Chain: nc, Exprs: exprs, UserData: ud})
 			}
+			if c.Builtin() {
+				p.rules = append(p.rules, policyRule(p.table, nc, c.Counters)) // t_policy.go
+			}
 		}
 	}
 	return p, nil
@@ -238,6 +241,7 @@ func ruleExprs(x *xlate, r *ruleset.Rule) ([]expr.Any, error) {
 		case ruleset.Drop:
 			ex = append(ex, &expr.Verdict{Kind: expr.VerdictDrop})
 		case ruleset.Return:
+			ex = append(ex, policyReturn(x)...)
 			ex = append(ex, &expr.Verdict{Kind: expr.VerdictReturn})
 		default:
 			return nil, fmt.Errorf("target %s not supported yet", t)
@@ -247,7 +251,11 @@ func ruleExprs(x *xlate, r *ruleset.Rule) ([]expr.Any, error) {
 		if r.Goto {
 			k = expr.VerdictGoto
 		}
-		ex = append(ex, &expr.Verdict{Kind: k, Chain: chainName(tbl, t.Chain)})
+		name := chainName(tbl, t.Chain)
+		if r.Goto {
+			name = policyGoto(x, name)
+		}
+		ex = append(ex, &expr.Verdict{Kind: k, Chain: name})
 	default:
 		tf := targetXlate[r.Target.Name()]
 		if tf == nil {
@@ -392,16 +400,6 @@ func icmpExprs(name string, typ, lo, hi uint8, inv, anyType bool) ([]expr.Any, e
 	return []expr.Any{load(th, 0, 2), &expr.Range{Op: op, Register: reg, FromData: []byte{typ, lo}, ToData: []byte{typ, hi}}}, nil
 }
 
-var ctOptionNames = []struct {
-	flag uint16
-	name string
-}{
-	{xt.CtProto, "--ctproto"}, {xt.CtOrigSrc, "--ctorigsrc"}, {xt.CtOrigDst, "--ctorigdst"},
-	{xt.CtReplSrc, "--ctreplsrc"}, {xt.CtReplDst, "--ctrepldst"}, {xt.CtStatus, "--ctstatus"},
-	{xt.CtExpires, "--ctexpire"}, {xt.CtOrigSrcPort, "--ctorigsrcport"}, {xt.CtOrigDstPort, "--ctorigdstport"},
-	{xt.CtReplSrcPort, "--ctreplsrcport"}, {xt.CtReplDstPort, "--ctrepldstport"}, {xt.CtDirection, "--ctdir"},
-}
-
 // matchExprs translates one extension match.
 func matchExprs(x *xlate, m ruleset.Match) ([]expr.Any, error) {
 	f := x.Fam
@@ -409,37 +407,23 @@ func matchExprs(x *xlate, m ruleset.Match) ([]expr.Any, error) {
 	case *xt.TCP:
 		cmps, native := m.NativeCmps()
 		if !native {
-			return nil, fmt.Errorf("extension \"-m tcp\" with --tcp-option or no option not supported yet")
+			break // m_tcp.go
 		}
 		return portExprs(cmps), nil
 	case *xt.UDP:
 		cmps, native := m.NativeCmps()
 		if !native {
-			return nil, fmt.Errorf("extension \"-m udp\" without options not supported yet")
+			break // m_tcp.go
 		}
 		return portExprs(cmps), nil
 	case *xt.State:
 		return ctStateExprs(m.Mask, m.Inv), nil
-	case *xt.ConntrackMatch:
-		var opts []string
-		for _, o := range ctOptionNames {
-			if m.Flags&o.flag != 0 || o.flag == xt.CtDirection && m.Inv&o.flag != 0 {
-				opts = append(opts, o.name)
-			}
-		}
-		if m.Flags&xt.CtState != 0 && m.States&(xt.StateSNAT|xt.StateDNAT) != 0 {
-			opts = append(opts, "--ctstate SNAT/DNAT")
-		}
-		if len(opts) > 0 {
-			return nil, fmt.Errorf("extension \"-m conntrack\" option %s not supported yet", strings.Join(opts, ", "))
-		}
-		if m.Flags&xt.CtState == 0 {
-			return nil, nil
-		}
-		return ctStateExprs(m.States, m.Inv&xt.CtState != 0), nil
 	case *xt.ICMP:
 		if f != ruleset.IPv4 {
 			return nil, fmt.Errorf("extension \"-m icmp\" in an IPv6 ruleset")
+		}
+		if m.Type == 0xFF && m.Inv {
+			break // m_icmp.go
 		}
 		return icmpExprs("icmp", m.Type, m.CodeMin, m.CodeMax, m.Inv, m.Type == 0xFF)
 	case *xt.ICMP6:
