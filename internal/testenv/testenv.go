@@ -84,13 +84,18 @@ type Netns struct {
 	Name string
 }
 
-// NewNetns creates a network namespace that is deleted when the test ends.
+// NewNetns creates a network namespace that is deleted when the test ends,
+// named $RAMPART_NETNS_PREFIX (default "rampart-") and random hex digits.
 func NewNetns(t testing.TB) *Netns {
 	t.Helper()
 	RequireKernel(t)
 	var b [4]byte
 	rand.Read(b[:])
-	name := "rampart-" + hex.EncodeToString(b[:])
+	prefix := os.Getenv("RAMPART_NETNS_PREFIX") // lets concurrent suites tell their namespaces apart
+	if prefix == "" {
+		prefix = "rampart-"
+	}
+	name := prefix + hex.EncodeToString(b[:])
 	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
 		Missing(t, "ip netns add: %v: %s", err, out)
 	}
