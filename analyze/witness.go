@@ -67,10 +67,18 @@ proto:
 		srcPref = []u128{addrVal(netip.MustParseAddr("2001:db8::7")), addrVal(netip.MustParseAddr("::1"))}
 		dstPref = []u128{addrVal(netip.MustParseAddr("2001:db8::10")), addrVal(netip.MustParseAddr("::1"))}
 	}
+	sportPref := []u128{num(40000), num(1024)}
+	dportPref := []u128{num(22), num(80), num(443), num(40000)}
+	if b.In == 1 {
+		// Sent by the host itself (no input interface): from the host's
+		// address, to a client's high port unless the box says otherwise.
+		srcPref, dstPref = dstPref, srcPref
+		dportPref = []u128{num(40000), num(1024), num(22), num(80), num(443)}
+	}
 	p.Src = valAddr(pickIv(b.Src, srcPref...), an.fam)
 	p.Dst = valAddr(pickIv(b.Dst, dstPref...), an.fam)
-	p.SPort = uint16(pickIv(b.SPort, num(40000), num(1024)).lo)
-	p.DPort = uint16(pickIv(b.DPort, num(22), num(80), num(443), num(40000)).lo)
+	p.SPort = uint16(pickIv(b.SPort, sportPref...).lo)
+	p.DPort = uint16(pickIv(b.DPort, dportPref...).lo)
 	for _, st := range []uint8{stNew, stEstablished, stRelated, stInvalid, stUntracked} {
 		if b.State&st != 0 {
 			p.State = st
