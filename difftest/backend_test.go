@@ -61,7 +61,7 @@ func TestKernelBackends(t *testing.T) {
 			t.Logf("candidate rules left out (%s): %d", k, n)
 		}
 	}
-	for _, be := range []string{"nft", "iptables", ""} {
+	for _, be := range []string{"nft", "nft-chunk3", "iptables", ""} {
 		name := be
 		if name == "" {
 			name = "iptables-restore"
@@ -74,7 +74,7 @@ func TestKernelBackends(t *testing.T) {
 				c.Name = name + " " + c.Name
 				// A random ruleset the nft backend refuses (an extension it
 				// cannot express natively) is counted; the seeds must load.
-				if be == "nft" && !strings.Contains(c.Name, "centos") {
+				if strings.HasPrefix(be, "nft") && !strings.Contains(c.Name, "centos") {
 					if err := nftCheck(c); err != nil {
 						refused++
 						t.Logf("%s: refused: %v", c.Name, err)
@@ -94,7 +94,24 @@ func TestKernelBackends(t *testing.T) {
 }
 
 // nftAccepts reports whether the nft backend expresses a one-rule ruleset.
+//
+// hashlimit is left out of the random rulesets: the nft backend's per-entry
+// limit (nft_limit, nanosecond tokens) and xt_hashlimit (jiffy credits)
+// round differently within a token of the boundary, which random packet
+// trains hit; its translation is compared with the kernel on the seed's
+// ping flood here and in backend/nft's semantic tests.
 func nftAccepts(rs *ruleset.Ruleset) (bool, string) {
+	for _, t := range rs.Tables() {
+		for _, c := range t.Chains {
+			for _, r := range c.Rules {
+				for _, m := range r.Matches {
+					if m.Name() == "hashlimit" {
+						return false, "nft: hashlimit (rate boundaries differ from xt_hashlimit; seeds only)"
+					}
+				}
+			}
+		}
+	}
 	err := nft.Check(rs)
 	if err == nil {
 		return true, ""

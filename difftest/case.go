@@ -35,8 +35,10 @@ type Case struct {
 	// Backend loads the rules into fw's kernel: "" with the real
 	// iptables-restore (or sh for a script), "nft" or "iptables" with
 	// rampart's backend of that name (the rules parsed by rampart, as
-	// `rampart apply --backend NAME` loads them). The kernel's counters are
-	// read back through the same backend.
+	// `rampart apply --backend NAME` loads them), or "nft-chunk3": the nft
+	// backend with its chains in chunks of 3 rules. The kernel's counters
+	// are read back through the same backend. The nft backend keeps its
+	// handle cache in the case's directory.
 	Backend string
 }
 
@@ -189,7 +191,8 @@ func (t *Topo) RunCase(c Case, dir string) (*Outcome, error) {
 		}
 		rss[fam] = rs
 	}
-	if err := (nft.Backend{Netns: t.FW}).Delete(ruleset.IPv4, ruleset.IPv6); err != nil {
+	nftState := filepath.Join(dir, "nft-state")
+	if err := (nft.Backend{Netns: t.FW, StateDir: nftState}).Delete(ruleset.IPv4, ruleset.IPv6); err != nil {
 		return nil, fmt.Errorf("%s: deleting rampart's nft tables: %v", c.Name, err)
 	}
 	// The iptables tables of an earlier case other than filter (the
@@ -210,8 +213,15 @@ func (t *Topo) RunCase(c Case, dir string) (*Outcome, error) {
 		}
 	} else {
 		var err error
-		if be, err = backend.Open(c.Backend, t.FW); err != nil {
-			return nil, err
+		switch c.Backend {
+		case "nft":
+			be = nft.Backend{Netns: t.FW, StateDir: nftState}
+		case "nft-chunk3":
+			be = nft.Backend{Netns: t.FW, StateDir: nftState, ChunkSize: 3}
+		default:
+			if be, err = backend.Open(c.Backend, t.FW); err != nil {
+				return nil, err
+			}
 		}
 		for _, fam := range []ruleset.Family{ruleset.IPv4, ruleset.IPv6} {
 			if _, err := t.Exec(EmptyFilter, fam.Tool()+"-restore"); err != nil {

@@ -182,7 +182,7 @@ func planFamily(p *tablePlan) ruleset.Family {
 func (b Backend) applyOnce(c *nlConn, plans []*tablePlan, olds []*famState, gen uint32) error {
 	var ops []*famOps
 	for i, p := range plans {
-		o, err := prepare(planFamily(p), p, olds[i])
+		o, err := prepare(planFamily(p), chunkPlan(p, olds[i], b.chunkSize()), olds[i])
 		if err != nil {
 			return err
 		}
@@ -451,7 +451,11 @@ func addLib(w *batchBuf, what *descs, desc string, msgs []netlink.Message) int {
 // ruleDesc names a rule in an error: its chain and iptables text.
 func ruleDesc(r *nftables.Rule) string {
 	if t, ok := ruleText(r.UserData); ok {
-		tbl, ch, _ := strings.Cut(r.Chain.Name, "/")
+		name := r.Chain.Name
+		if base, ok := chunkBase(name); ok {
+			name = base
+		}
+		tbl, ch, _ := strings.Cut(name, "/")
 		return fmt.Sprintf("rule \"-t %s -A %s%s\"", tbl, ch, t)
 	}
 	return "rule in chain " + r.Chain.Name
@@ -839,9 +843,15 @@ func myersBack(trace [][]int, d, x, y int) [][2]int {
 // addresses is one Change per rule of cmd.Rules(), in order; "-I CHAIN"
 // without a number is pos 1), and Change gives the kernel the same result
 // as ipt.Exec gives the model (TestChange). Its cost is a few milliseconds
-// of its own plus the kernel's commit, which rebuilds the whole chain's
-// rule blob: about 50-150 ms for a chain of 100,000 rules, the same as
-// iptables-nft -A (BenchmarkBackendChange100k).
+// of its own plus the kernel's commit, which rebuilds the rule blob of the
+// chain it changes: of one chunk of a long chain (chunk.go;
+// BenchmarkBackendChange100k), where iptables-nft -A rebuilds the whole
+// chain. A rule inserted at a chunk's start goes into that chunk, one
+// appended into the last chunk; Change does not split a chunk that grows
+// (the next Apply does, when it holds more than twice the chunk size and
+// the chunks' mean size), and a jump or goto it adds to a later chunk is
+// refused by the kernel ("Too many links") when it would reach a chain
+// more than 15 jumps and gotos deep.
 //
 // Errors: ErrNoTable, ErrNoChain, ErrIndex and ErrNoMatch (wrapped with
 // details; test with errors.Is; iptables' messages are "No chain/target/
@@ -910,16 +920,44 @@ func (b Backend) changeOnce(c *nlConn, s *famState, gen uint32, f ruleset.Family
 		}
 		key = ruleKey(nr.UserData)
 	}
-	// The index of the rule pos in the kernel's chain: policy rules (and
-	// any rule after them) are not the chain's iptables rules.
-	n := len(cs.rules)
-	for n > 0 && isPolicyKey(cs.rules[n-1].key) {
-		n--
+	// The chain's iptables rules, chunk by chunk (chunk.go): not the
+	// gotos that link the chunks, nor the policy rule (and any rule after
+	// it) at the end of a base chain.
+	chunks := chunksOf(s, name)
+	var flat []chunkPos
+	lastN := 0
+	for ci, ch := range chunks {
+		m := chunkRules(chunks, ci)
+		if ci == len(chunks)-1 {
+			for m > 0 && isPolicyKey(ch.rules[m-1].key) {
+				m--
+			}
+			lastN = m
+		}
+		for i := 0; i < m; i++ {
+			flat = append(flat, chunkPos{ch, i})
+		}
+	}
+	n := len(flat)
+	// locate returns the chunk and the index in it of iptables rule at
+	// (0-based; n is the end of the chain, before its policy rule).
+	locate := func(at int) (*chainState, int) {
+		if at < n {
+			return flat[at].cs, flat[at].i
+		}
+		return chunks[len(chunks)-1], lastN
+	}
+	// The new rule goes to its chunk.
+	inChunk := func(tc *chainState) {
+		if nr != nil {
+			nr.Chain = &nftables.Chain{Name: tc.name, Table: nr.Table}
+		}
 	}
 	w := newBatch(4096, c.seq)
 	what := newDescs()
 	var echoSeq uint32
-	newRules := append([]ruleState(nil), cs.rules...)
+	var tc *chainState // the chunk that changes
+	var newRules []ruleState
 	insertAt := -1
 	addSets := func() {
 		if len(sets) == 0 {
@@ -957,20 +995,25 @@ func (b Backend) changeOnce(c *nlConn, s *famState, gen uint32, f ruleset.Family
 			}
 			at = pos - 1
 		}
+		var idx int
+		tc, idx = locate(at)
+		inChunk(tc)
 		addSets()
-		if at < len(cs.rules) {
-			echoSeq, err = addRule(w, fam, nr, false, cs.rules[at].handle, 0, true)
+		if idx < len(tc.rules) {
+			echoSeq, err = addRule(w, fam, nr, false, tc.rules[idx].handle, 0, true)
 		} else {
 			echoSeq, err = addRule(w, fam, nr, true, 0, 0, true)
 		}
-		insertAt = at
-		newRules = append(newRules[:at], append([]ruleState{{0, key}}, newRules[at:]...)...)
+		insertAt = idx
+		newRules = append([]ruleState(nil), tc.rules[:idx]...)
+		newRules = append(newRules, ruleState{0, key})
+		newRules = append(newRules, tc.rules[idx:]...)
 	case OpDelete:
 		at := pos - 1
 		if pos == 0 {
 			at = -1
 			for i := 0; i < n; i++ {
-				if cs.rules[i].key == key {
+				if flat[i].cs.rules[flat[i].i].key == key {
 					at = i
 					break
 				}
@@ -981,8 +1024,11 @@ func (b Backend) changeOnce(c *nlConn, s *famState, gen uint32, f ruleset.Family
 		} else if pos < 1 || pos > n {
 			return fmt.Errorf("nft backend: %w: deletion of %d in %s (%d rules)", ErrIndex, pos, chain, n)
 		}
-		what.set(delRule(w, fam, name, cs.rules[at].handle), fmt.Sprintf("deleting rule %d of %s", at+1, chain))
-		newRules = append(newRules[:at], newRules[at+1:]...)
+		var idx int
+		tc, idx = locate(at)
+		what.set(delRule(w, fam, tc.name, tc.rules[idx].handle), fmt.Sprintf("deleting rule %d of %s", at+1, chain))
+		newRules = append([]ruleState(nil), tc.rules[:idx]...)
+		newRules = append(newRules, tc.rules[idx+1:]...)
 	case OpReplace:
 		if nr == nil {
 			return fmt.Errorf("nft backend: no rule to replace with")
@@ -990,10 +1036,14 @@ func (b Backend) changeOnce(c *nlConn, s *famState, gen uint32, f ruleset.Family
 		if pos < 1 || pos > n {
 			return fmt.Errorf("nft backend: %w: replacement of %d in %s (%d rules)", ErrIndex, pos, chain, n)
 		}
+		var idx int
+		tc, idx = locate(pos - 1)
+		inChunk(tc)
 		addSets()
-		echoSeq, err = addRule(w, fam, nr, false, 0, cs.rules[pos-1].handle, true)
-		insertAt = pos - 1
-		newRules[pos-1] = ruleState{0, key}
+		echoSeq, err = addRule(w, fam, nr, false, 0, tc.rules[idx].handle, true)
+		insertAt = idx
+		newRules = append([]ruleState(nil), tc.rules...)
+		newRules[idx] = ruleState{0, key}
 	default:
 		return fmt.Errorf("nft backend: unknown change operation %d", op)
 	}
@@ -1038,7 +1088,7 @@ func (b Backend) changeOnce(c *nlConn, s *famState, gen uint32, f ruleset.Family
 	if newGen != gen+1 {
 		newGen = 0
 	}
-	cs.rules = newRules
+	tc.rules = newRules
 	s.gen = newGen
 	if newGen == 0 || !c.stampUses(f, s, newGen) {
 		s.gen = 0
@@ -1048,6 +1098,12 @@ func (b Backend) changeOnce(c *nlConn, s *famState, gen uint32, f ruleset.Family
 }
 
 var policyKey = ruleKey(policyUserdata)
+
+// chunkPos is a rule of a chain: its chunk and its index there.
+type chunkPos struct {
+	cs *chainState
+	i  int
+}
 
 func isPolicyKey(k uint64) bool { return k == policyKey }
 

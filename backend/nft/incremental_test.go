@@ -309,9 +309,17 @@ func testStaleCache(t *testing.T, name, shell string) {
 
 // TestChange runs iptables commands through Change and through ipt.Exec on
 // the model: the kernel reads back as the model after each.
+// With ChunkSize 2 the chains are in chunks (chunk.go) and the commands
+// act at the chunks' boundaries.
 func TestChange(t *testing.T) {
+	for _, size := range []int{0, 2} {
+		t.Run(fmt.Sprintf("chunk%d", size), func(t *testing.T) { testChange(t, size) })
+	}
+}
+
+func testChange(t *testing.T, size int) {
 	ns := testenv.NewNetns(t)
-	b := Backend{Netns: ns.Name, StateDir: t.TempDir()}
+	b := Backend{Netns: ns.Name, StateDir: t.TempDir(), ChunkSize: size}
 	model := loadRules(t, ruleset.IPv4, "base", incrBase)
 	if err := b.Apply(model); err != nil {
 		t.Fatal(err)

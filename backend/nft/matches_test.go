@@ -117,7 +117,7 @@ var matchCases = []struct {
 // iptables text and nft's listing of each rule.
 func TestMatchTranslate(t *testing.T) {
 	ns := hmNetns(t)
-	b := nft.Backend{Netns: ns}
+	b := nft.Backend{Netns: ns, StateDir: t.TempDir()}
 	var sets []*ruleset.Ruleset
 	for _, f := range []ruleset.Family{ruleset.IPv4, ruleset.IPv6} {
 		var text strings.Builder
@@ -229,7 +229,7 @@ func TestMatchRefused(t *testing.T) {
 	} {
 		text := "*filter\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT -j ACCEPT\n" + c.rules + "\nCOMMIT\n"
 		rs := mustLoad(t, c.fam, "bad.rules", text)
-		err := nft.Backend{Netns: "/nonexistent/hm-never"}.Apply(rs)
+		err := nft.Backend{Netns: "/nonexistent/hm-never", StateDir: t.TempDir()}.Apply(rs)
 		if err == nil {
 			t.Errorf("%s: accepted", c.rules)
 			continue
@@ -245,7 +245,7 @@ func TestMatchRefused(t *testing.T) {
 // which the ruleset's own checks do not follow), and nothing changes.
 func TestMatchMacHooks(t *testing.T) {
 	ns := hmNetns(t)
-	b := nft.Backend{Netns: ns}
+	b := nft.Backend{Netns: ns, StateDir: t.TempDir()}
 	const rules = "*filter\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:MAC - [0:0]\n-A %s -j MAC\n-A MAC -m mac --mac-source 00:11:22:33:44:55\nCOMMIT\n"
 	if err := b.Apply(mustLoad(t, ruleset.IPv4, "in.rules", fmt.Sprintf(rules, "INPUT"))); err != nil {
 		t.Fatalf("mac reached from INPUT: %v", err)
@@ -352,7 +352,7 @@ func run(t *testing.T, useNft bool, rules string, steps []step, want uint64) map
 	ns := testenv.Netns{Name: tp.FW}
 	read := func() string {
 		if useNft {
-			s, err := nft.Backend{Netns: tp.FW}.SaveText(fam)
+			s, err := nft.Backend{Netns: tp.FW, StateDir: t.TempDir()}.SaveText(fam)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -365,7 +365,7 @@ func run(t *testing.T, useNft bool, rules string, steps []step, want uint64) map
 		return r.Stdout
 	}
 	if useNft {
-		if err := (nft.Backend{Netns: tp.FW}).Apply(mustLoad(t, fam, "sem.rules", rules)); err != nil {
+		if err := (nft.Backend{Netns: tp.FW, StateDir: t.TempDir()}).Apply(mustLoad(t, fam, "sem.rules", rules)); err != nil {
 			t.Fatal(err)
 		}
 	} else if r := ns.Run(rules, tool+"-restore"); r.Code != 0 {

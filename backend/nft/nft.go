@@ -67,6 +67,11 @@ type Backend struct {
 	// empty; "-" keeps no cache: every incremental load then reads
 	// rampart's table from the kernel first).
 	StateDir string
+	// ChunkSize is the most rules an nftables chain holds before the
+	// chain is split into chunk chains linked by gotos (chunk.go), so
+	// that changing a rule rebuilds one chunk in the kernel:
+	// DefaultChunkSize when 0, no splitting when negative.
+	ChunkSize int
 }
 
 // nsPath is the path of the backend's namespace file ("" for the current

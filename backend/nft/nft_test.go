@@ -93,7 +93,7 @@ func save(rs *ruleset.Ruleset) string { return iptext.Save(rs, iptext.SaveOption
 
 func TestApplyReadBack(t *testing.T) {
 	ns := testenv.NewNetns(t)
-	b := Backend{Netns: ns.Name}
+	b := Backend{Netns: ns.Name, StateDir: t.TempDir()}
 	r4 := loadRules(t, ruleset.IPv4, "rules4", rules4)
 	r6 := loadRules(t, ruleset.IPv6, "rules6", rules6)
 	if err := b.Apply(r4, r6); err != nil {
@@ -188,7 +188,7 @@ func TestRefuseUnsupported(t *testing.T) {
 
 func TestRefusedApplyChangesNothing(t *testing.T) {
 	ns := testenv.NewNetns(t)
-	b := Backend{Netns: ns.Name}
+	b := Backend{Netns: ns.Name, StateDir: t.TempDir()}
 	good := loadRules(t, ruleset.IPv4, "good", "*filter\n:INPUT DROP [0:0]\n-A INPUT -i lo -j ACCEPT\nCOMMIT\n")
 	if err := b.Apply(good); err != nil {
 		t.Fatal(err)

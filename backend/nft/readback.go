@@ -26,18 +26,28 @@ func readBack(c *nftables.Conn, f ruleset.Family) (string, error) {
 	}
 	tables := map[string][]*chainInfo{}
 	policy := map[string][2]uint64{} // policy counters by base chain (t_policy.go)
+	var mine []*nftables.Chain
+	rulesOf := map[string][]*nftables.Rule{}
 	for _, ch := range all {
 		if ch.Table == nil || ch.Table.Name != TableName {
 			continue
-		}
-		base, hidden := policyGotoBase(ch.Name)
-		if !hidden {
-			base = ch.Name
 		}
 		rules, err := c.GetRules(&nftables.Table{Family: fam, Name: TableName}, ch)
 		if err != nil {
 			return "", fmt.Errorf("nft backend: listing rules of %s: %w", ch.Name, err)
 		}
+		rulesOf[ch.Name] = rules
+		mine = append(mine, ch)
+	}
+	for _, ch := range mine {
+		if _, ok := chunkBase(ch.Name); ok {
+			continue // read with the chain's first chunk
+		}
+		base, hidden := policyGotoBase(ch.Name)
+		if !hidden {
+			base = ch.Name
+		}
+		rules := chainRules(ch.Name, rulesOf)
 		if hidden {
 			for _, r := range rules {
 				pk, by, _ := policyCounts(r, false)
@@ -57,6 +67,9 @@ func readBack(c *nftables.Conn, f ruleset.Family) (string, error) {
 			}
 		}
 		for _, r := range rules {
+			if isChunkRule(r.UserData) {
+				continue
+			}
 			ppk, pby, isPolicy := policyCounts(r, ch.Hooknum != nil)
 			policy[base] = [2]uint64{policy[base][0] + ppk, policy[base][1] + pby}
 			if isPolicy {
@@ -109,4 +122,29 @@ func readBack(c *nftables.Conn, f ruleset.Family) (string, error) {
 		b.WriteString("COMMIT\n")
 	}
 	return b.String(), nil
+}
+
+// chainRules returns the rules of chain name and of its chunks, in order:
+// the goto at the end of a chunk (which stays in the list) leads to the
+// next (chunk.go).
+func chainRules(name string, rulesOf map[string][]*nftables.Rule) []*nftables.Rule {
+	var out []*nftables.Rule
+	seen := map[string]bool{}
+	for cur := name; cur != "" && !seen[cur]; {
+		rules, ok := rulesOf[cur]
+		if !ok {
+			break
+		}
+		seen[cur] = true
+		out = append(out, rules...)
+		cur = ""
+		if len(rules) > 0 && isChunkRule(rules[len(rules)-1].UserData) {
+			for _, e := range rules[len(rules)-1].Exprs {
+				if v, ok := e.(*expr.Verdict); ok && v.Kind == expr.VerdictGoto {
+					cur = v.Chain
+				}
+			}
+		}
+	}
+	return out
 }
