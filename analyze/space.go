@@ -14,6 +14,7 @@ package analyze
 import (
 	"math/bits"
 	"net/netip"
+	"sort"
 )
 
 // u128 is an unsigned 128-bit value (an address, or a small number in lo).
@@ -96,7 +97,43 @@ func (s ivs) sub(t ivs) ivs {
 	return out
 }
 
-func (s ivs) subsetOf(t ivs) bool { return len(s.sub(t)) == 0 }
+// subsetOf reports whether s ⊆ t, without allocating.
+func (s ivs) subsetOf(t ivs) bool {
+	j := 0
+	for _, x := range s {
+		cur := x.lo
+		for {
+			for j < len(t) && t[j].hi.less(cur) {
+				j++
+			}
+			if j == len(t) || cur.less(t[j].lo) {
+				return false
+			}
+			if !t[j].hi.less(x.hi) {
+				break
+			}
+			cur = t[j].hi.add1()
+			j++
+		}
+	}
+	return true
+}
+
+// overlaps reports whether s ∩ t is not empty, without allocating.
+func (s ivs) overlaps(t ivs) bool {
+	i, j := 0, 0
+	for i < len(s) && j < len(t) {
+		switch {
+		case s[i].hi.less(t[j].lo):
+			i++
+		case t[j].hi.less(s[i].lo):
+			j++
+		default:
+			return true
+		}
+	}
+	return false
+}
 
 func (s ivs) equal(t ivs) bool {
 	if len(s) != len(t) {
@@ -208,8 +245,22 @@ func (b *Box) empty() bool {
 		len(b.DPort) == 0 || b.State == 0 || b.Flags == 0 || len(b.ICMP) == 0 || b.In == 0 || b.Out == 0 || b.Frag == 0
 }
 
+// disjoint reports whether two boxes share no packet, testing the cheap
+// bit-set dimensions first and without allocating.
+func disjoint(a, b *Box) bool {
+	if a.State&b.State == 0 || a.Frag&b.Frag == 0 || a.In&b.In == 0 || a.Out&b.Out == 0 || a.Flags&b.Flags == 0 ||
+		a.Proto[0]&b.Proto[0]|a.Proto[1]&b.Proto[1]|a.Proto[2]&b.Proto[2]|a.Proto[3]&b.Proto[3] == 0 {
+		return true
+	}
+	return !a.DPort.overlaps(b.DPort) || !a.Src.overlaps(b.Src) || !a.Dst.overlaps(b.Dst) ||
+		!a.SPort.overlaps(b.SPort) || !a.ICMP.overlaps(b.ICMP)
+}
+
 // interBox intersects two boxes; ok is false when the result is empty.
 func interBox(a, b *Box) (Box, bool) {
+	if disjoint(a, b) {
+		return Box{}, false
+	}
 	r := Box{
 		Src: a.Src.inter(b.Src), Dst: a.Dst.inter(b.Dst),
 		SPort: a.SPort.inter(b.SPort), DPort: a.DPort.inter(b.DPort),
@@ -303,11 +354,13 @@ func pickB[T uint8 | uint64](minus bool, x, y T) T {
 }
 
 // subBox returns a \ b as disjoint boxes.
-func subBox(a, b *Box) []Box {
-	if _, ok := interBox(a, b); !ok {
-		return []Box{*a}
+func subBox(a, b *Box) []Box { return subBoxTo(nil, a, b) }
+
+// subBoxTo appends the disjoint boxes of a \ b to dst.
+func subBoxTo(dst []Box, a, b *Box) []Box {
+	if disjoint(a, b) {
+		return append(dst, *a)
 	}
-	var out []Box
 	cur := *a
 	for i := 0; i < nDims; i++ {
 		if dimSubset(i, &cur, b) {
@@ -316,16 +369,19 @@ func subBox(a, b *Box) []Box {
 		piece := cur
 		dimSet(i, &piece, &cur, b, true)
 		if !piece.empty() {
-			out = append(out, piece)
+			dst = append(dst, piece)
 		}
 		next := cur
 		dimSet(i, &next, &cur, b, false)
 		cur = next
 	}
-	return out
+	return dst
 }
 
 func boxSubset(a, b *Box) bool {
+	if a.State&^b.State != 0 || a.Frag&^b.Frag != 0 || a.In&^b.In != 0 || a.Out&^b.Out != 0 || a.Flags&^b.Flags != 0 {
+		return false
+	}
 	for i := 0; i < nDims; i++ {
 		if !dimSubset(i, a, b) {
 			return false
@@ -357,44 +413,150 @@ func (s Set) Intersect(t Set) Set {
 			}
 		}
 	}
-	return out.compact()
+	if len(out) > compactSmall && (len(s) == 1 || len(t) == 1) {
+		// boxes inside one another here were so in s or t already:
+		// only merge
+		return compactLarge(out, false)
+	}
+	return out.compactOwned()
 }
 
-// Subtract returns s \ t.
+// Subtract returns s \ t. Each box of s is cut only by the boxes of t that
+// meet it, and a piece that misses a box of t is kept whole. A large s
+// keeps the boxes t does not meet as they are and compacts only the
+// pieces of the others.
 func (s Set) Subtract(t Set) Set {
-	cur := append(Set(nil), s...)
-	for j := range t {
-		var next Set
-		for i := range cur {
-			next = append(next, subBox(&cur[i], &t[j])...)
+	first := -1 // the first box of s that t meets
+	for i := range s {
+		for j := range t {
+			if !disjoint(&s[i], &t[j]) {
+				first = i
+				break
+			}
 		}
-		cur = next
-		if len(cur) == 0 {
+		if first >= 0 {
 			break
 		}
 	}
-	return cur.compact()
+	if first < 0 {
+		return s[:len(s):len(s)]
+	}
+	large := len(s) > compactSmall
+	out := make(Set, first, len(s)+8)
+	copy(out, s[:first])
+	var cut Set
+	var pieces, next []Box
+	for i := first; i < len(s); i++ {
+		pieces = append(pieces[:0], s[i])
+		hit := false
+		grow := 64
+		for j := range t {
+			if disjoint(&s[i], &t[j]) {
+				continue
+			}
+			hit = true
+			next = next[:0]
+			for k := range pieces {
+				if disjoint(&pieces[k], &t[j]) {
+					next = append(next, pieces[k])
+					continue
+				}
+				next = subBoxTo(next, &pieces[k], &t[j])
+			}
+			pieces, next = next, pieces
+			if len(pieces) == 0 {
+				break
+			}
+			if len(pieces) > grow {
+				// one box cut by many: merge its pieces as they multiply
+				pieces = append(pieces[:0:0], compactLarge(pieces, false)...)
+				grow = max(2*len(pieces), 64)
+			}
+		}
+		if hit && large {
+			cut = append(cut, pieces...)
+		} else {
+			out = append(out, pieces...)
+		}
+	}
+	if large {
+		// the pieces of one box are disjoint: only merge them
+		return append(out, compactLarge(cut, false)...)
+	}
+	return out.compactOwned()
 }
 
 // Union returns s ∪ t.
 func (s Set) Union(t Set) Set {
-	return append(append(Set(nil), s...), t...).compact()
+	if len(t) == 0 {
+		return s[:len(s):len(s)]
+	}
+	if len(s) == 0 {
+		return t[:len(t):len(t)]
+	}
+	return append(append(make(Set, 0, len(s)+len(t)), s...), t...).compactOwned()
 }
 
 // SubsetOf reports whether s ⊆ t.
-func (s Set) SubsetOf(t Set) bool { return s.Subtract(t).IsEmpty() }
+func (s Set) SubsetOf(t Set) bool {
+	var pieces, next []Box
+	for i := range s {
+		pieces = append(pieces[:0], s[i])
+		for j := range t {
+			if disjoint(&s[i], &t[j]) {
+				continue
+			}
+			next = next[:0]
+			for k := range pieces {
+				switch {
+				case disjoint(&pieces[k], &t[j]):
+					next = append(next, pieces[k])
+				case boxSubset(&pieces[k], &t[j]):
+				default:
+					next = subBoxTo(next, &pieces[k], &t[j])
+				}
+			}
+			pieces, next = next, pieces
+			if len(pieces) == 0 {
+				break
+			}
+		}
+		if len(pieces) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// compactSmall is the size up to which compact searches pairs exhaustively
+// (and deterministically in the order of the boxes); larger sets are
+// merged through hashes of their dimensions.
+const compactSmall = 32
 
 // compact drops empty boxes and boxes inside another, and merges boxes
-// that differ in one interval dimension only, to keep sets small.
+// that differ in one dimension only, to keep sets small. It returns a new
+// slice and leaves s as it is.
 func (s Set) compact() Set {
-	out := s[:0:0]
+	out := make(Set, 0, len(s))
 	for i := range s {
 		if !s[i].empty() {
 			out = append(out, s[i])
 		}
 	}
-	if len(out) > 400 {
-		return out
+	return out.compactOwned()
+}
+
+// compactOwned is compact for a slice nobody else holds: it works in
+// place.
+func (s Set) compactOwned() Set {
+	out := s[:0]
+	for i := range s {
+		if !s[i].empty() {
+			out = append(out, s[i])
+		}
+	}
+	if len(out) > compactSmall {
+		return compactLarge(out, true)
 	}
 	for changed := true; changed; {
 		changed = false
@@ -421,11 +583,185 @@ func (s Set) compact() Set {
 	return out
 }
 
+// compactMaxSubsume bounds the set size for the quadratic search of boxes
+// inside other boxes in compactLarge.
+const compactMaxSubsume = 4096
+
+// compactLarge merges boxes equal in all dimensions but one, found by
+// hashing the other dimensions, until nothing merges, then drops boxes
+// inside another (when asked to, and the set is not too large for the
+// quadratic search).
+func compactLarge(bs []Box, subsume bool) Set {
+	n := len(bs)
+	h := make([][nDims]uint64, n)
+	for i := range bs {
+		for d := 0; d < nDims; d++ {
+			h[i][d] = dimHash(&bs[i], d)
+		}
+	}
+	alive := make([]bool, n)
+	for i := range alive {
+		alive[i] = true
+	}
+	groups := make(map[uint64]int, n)
+	members := make([][]int, n) // boxes to merge into a representative
+	var reps []int
+	for round := 0; round < 16; round++ {
+		changed := false
+		for d := 0; d < nDims; d++ {
+			clear(groups)
+			reps = reps[:0]
+			for i := range bs {
+				if !alive[i] {
+					continue
+				}
+				var k uint64
+				for e := 0; e < nDims; e++ {
+					if e != d {
+						k += mix64(h[i][e] + uint64(e)*0x9e3779b97f4a7c15)
+					}
+				}
+				r, ok := groups[k]
+				if !ok {
+					groups[k] = i
+					continue
+				}
+				if !equalExcept(&bs[r], &bs[i], d) {
+					continue
+				}
+				if len(members[r]) == 0 {
+					reps = append(reps, r)
+				}
+				members[r] = append(members[r], i)
+				alive[i] = false
+				changed = true
+			}
+			// merge each group at once (merging one box at a time would
+			// rebuild a growing interval list for every box)
+			for _, r := range reps {
+				bs[r] = unionDimMany(bs, r, members[r], d)
+				h[r][d] = dimHash(&bs[r], d)
+				members[r] = members[r][:0]
+			}
+		}
+		if !changed {
+			break
+		}
+	}
+	out := make(Set, 0, n)
+	for i := range bs {
+		if alive[i] {
+			out = append(out, bs[i])
+		}
+	}
+	if !subsume || len(out) > compactMaxSubsume {
+		return out
+	}
+	keep := out[:0]
+	for i := range out {
+		inside := false
+		for j := range out {
+			if j != i && boxSubset(&out[i], &out[j]) && (j > i || !boxSubset(&out[j], &out[i])) {
+				inside = true
+				break
+			}
+		}
+		if !inside {
+			keep = append(keep, out[i])
+		}
+	}
+	return keep
+}
+
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+func ivsHash(s ivs) uint64 {
+	h := uint64(len(s))
+	for _, x := range s {
+		h = mix64(h ^ x.lo.lo)
+		h = mix64(h ^ x.lo.hi)
+		h = mix64(h ^ x.hi.lo)
+		h = mix64(h ^ x.hi.hi)
+	}
+	return h
+}
+
+// dimHash hashes dimension d of a box (in the order of dimSubset).
+func dimHash(b *Box, d int) uint64 {
+	switch d {
+	case 0:
+		return ivsHash(b.Src)
+	case 1:
+		return ivsHash(b.Dst)
+	case 2:
+		return mix64(mix64(mix64(b.Proto[0])^b.Proto[1])^b.Proto[2]) ^ b.Proto[3]
+	case 3:
+		return ivsHash(b.SPort)
+	case 4:
+		return ivsHash(b.DPort)
+	case 5:
+		return uint64(b.State)
+	case 6:
+		return b.Flags
+	case 7:
+		return ivsHash(b.ICMP)
+	case 8:
+		return b.In
+	case 9:
+		return b.Out
+	default:
+		return uint64(b.Frag)
+	}
+}
+
+// dimEqual reports whether dimension d of a and b are the same set.
+func dimEqual(d int, a, b *Box) bool {
+	switch d {
+	case 0:
+		return a.Src.equal(b.Src)
+	case 1:
+		return a.Dst.equal(b.Dst)
+	case 2:
+		return a.Proto == b.Proto
+	case 3:
+		return a.SPort.equal(b.SPort)
+	case 4:
+		return a.DPort.equal(b.DPort)
+	case 5:
+		return a.State == b.State
+	case 6:
+		return a.Flags == b.Flags
+	case 7:
+		return a.ICMP.equal(b.ICMP)
+	case 8:
+		return a.In == b.In
+	case 9:
+		return a.Out == b.Out
+	default:
+		return a.Frag == b.Frag
+	}
+}
+
+func equalExcept(a, b *Box, d int) bool {
+	for e := 0; e < nDims; e++ {
+		if e != d && !dimEqual(e, a, b) {
+			return false
+		}
+	}
+	return true
+}
+
 // mergeBoxes unites two boxes equal in every dimension but one.
 func mergeBoxes(a, b *Box) (Box, bool) {
 	diff := -1
 	for i := 0; i < nDims; i++ {
-		if !(dimSubset(i, a, b) && dimSubset(i, b, a)) {
+		if !dimEqual(i, a, b) {
 			if diff >= 0 {
 				return Box{}, false
 			}
@@ -435,8 +771,63 @@ func mergeBoxes(a, b *Box) (Box, bool) {
 	if diff < 0 {
 		return *a, true
 	}
+	return unionDim(a, b, diff), true
+}
+
+// unionDimMany returns bs[r] with dimension d replaced by its union with
+// dimension d of the boxes bs[m] (equal to bs[r] in every other dimension).
+func unionDimMany(bs []Box, r int, ms []int, d int) Box {
+	m := bs[r]
+	get := func(b *Box) *ivs {
+		switch d {
+		case 0:
+			return &b.Src
+		case 1:
+			return &b.Dst
+		case 3:
+			return &b.SPort
+		case 4:
+			return &b.DPort
+		case 7:
+			return &b.ICMP
+		}
+		return nil
+	}
+	if p := get(&m); p != nil {
+		all := append(ivs{}, *p...)
+		for _, i := range ms {
+			all = append(all, *get(&bs[i])...)
+		}
+		*p = normalize(all)
+		return m
+	}
+	for _, i := range ms {
+		m = unionDim(&m, &bs[i], d)
+	}
+	return m
+}
+
+// normalize sorts intervals and merges the overlapping and adjacent ones.
+func normalize(all ivs) ivs {
+	sort.Slice(all, func(i, j int) bool { return all[i].lo.less(all[j].lo) })
+	var out ivs
+	maxV := u128{^uint64(0), ^uint64(0)}
+	for _, x := range all {
+		if n := len(out); n > 0 && (out[n-1].hi == maxV || !out[n-1].hi.add1().less(x.lo)) {
+			if out[n-1].hi.less(x.hi) {
+				out[n-1].hi = x.hi
+			}
+			continue
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+// unionDim returns a with dimension d replaced by the union of a's and b's.
+func unionDim(a, b *Box, d int) Box {
 	m := *a
-	switch diff {
+	switch d {
 	case 0:
 		m.Src = a.Src.union(b.Src)
 	case 1:
@@ -462,7 +853,7 @@ func mergeBoxes(a, b *Box) (Box, bool) {
 	default:
 		m.Frag = a.Frag | b.Frag
 	}
-	return m, true
+	return m
 }
 
 // addrIv converts an address range to an interval.
