@@ -11,21 +11,11 @@ import (
 // natAnalyzer is an analyzer over the nat table of rs (nil without one):
 // the same symbolic walk, over the nat chains.
 func natAnalyzer(rs *ruleset.Ruleset, ifs *alphabet) *analyzer {
-	t := rs.Table("nat")
-	if t == nil {
+	an := newTableAnalyzer(rs, "nat", ifs)
+	if an.t == nil {
 		return nil
 	}
-	an := &analyzer{fam: int(rs.Family), rs: rs, t: t, ifs: ifs, rules: map[*ruleset.Rule]*RuleInfo{}}
-	an.full = FullBox(an.fam, len(ifs.syms))
 	an.conntrack = true
-	for _, c := range t.Chains {
-		for i, r := range c.Rules {
-			own, exact, why := an.ruleSet(r)
-			ri := &RuleInfo{Rule: r, Chain: c.Name, Num: i + 1, Own: own, OwnExact: exact, Why: why}
-			an.rules[r] = ri
-			an.order = append(an.order, ri)
-		}
-	}
 	return an
 }
 

@@ -84,7 +84,13 @@ func newAnalyzer(rs *ruleset.Ruleset) *analyzer { return newAnalyzerWith(rs, new
 // newAnalyzerWith is newAnalyzer over a given interface alphabet (one
 // shared by two rulesets, for Diff).
 func newAnalyzerWith(rs *ruleset.Ruleset, ifs *alphabet) *analyzer {
-	an := &analyzer{fam: int(rs.Family), rs: rs, t: rs.Table("filter"), ifs: ifs, rules: map[*ruleset.Rule]*RuleInfo{}}
+	return newTableAnalyzer(rs, "filter", ifs)
+}
+
+// newTableAnalyzer is an analyzer over table name of rs (its t is nil when
+// the ruleset has no such table).
+func newTableAnalyzer(rs *ruleset.Ruleset, name string, ifs *alphabet) *analyzer {
+	an := &analyzer{fam: int(rs.Family), rs: rs, t: rs.Table(name), ifs: ifs, rules: map[*ruleset.Rule]*RuleInfo{}}
 	an.full = FullBox(an.fam, len(an.ifs.syms))
 	an.conntrack = usesConntrack(rs)
 	if an.t == nil {
