@@ -38,7 +38,7 @@ set +e
 go test -count=1 -timeout 40m -v ./... > "$TEST_LOG" 2>&1
 status=$?
 set -e
-grep -E '^(ok|FAIL|panic:)|^[a-z-]+: [0-9]+ (passed|packets|commands|lines|cases)' "$TEST_LOG" || true
+grep -E '^(ok|FAIL|panic:)|^[a-z-]+( [a-z0-9-]+)?: [0-9]+ (passed|packets|commands|lines|cases)|[0-9]+ kills during' "$TEST_LOG" || true
 if [ $status -ne 0 ]; then
   echo "== failures"
   grep -A40 -- '--- FAIL' "$TEST_LOG" | head -400
