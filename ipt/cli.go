@@ -36,6 +36,17 @@ type Store interface {
 	Close()
 }
 
+// FastStore is a Store that may apply a single-rule command without
+// reading the whole ruleset (the kernel through the nft backend: one rule
+// changed in one transaction). Fast reports whether it did; when it did
+// not (a command it does not take, or any error) the kernel is unchanged
+// and the front end goes the usual way, Ruleset, Exec and Commit, which
+// also gives iptables' exact messages.
+type FastStore interface {
+	Store
+	Fast(f ruleset.Family, cmd *iptext.Command) bool
+}
+
 // openStore opens the state file at statePath, else the kernel store of
 // stdio; a nil Store (and no error) means neither is given.
 func openStore(statePath string, f ruleset.Family, stdio IO) (Store, error) {
@@ -124,6 +135,9 @@ func IptablesMain(f ruleset.Family, args []string, stdio IO) int {
 		return noState(prog, stdio)
 	}
 	defer st.Close()
+	if fs, ok := st.(FastStore); ok && fs.Fast(f, cmd) {
+		return 0
+	}
 	rs, err := st.Ruleset(f)
 	if err != nil {
 		fmt.Fprintf(stdio.Stderr, "%s: %v\n", prog, err)

@@ -118,28 +118,17 @@ func nftFamily(f ruleset.Family) nftables.TableFamily {
 // loaded); new rules start with the model's counters. Nothing changes when
 // a rule cannot be translated or the kernel refuses the batch. Tables of
 // families not given are left alone.
-func (b Backend) Apply(sets ...*ruleset.Ruleset) error {
-	defer lessGC()()
-	var plans []*tablePlan
-	seen := map[ruleset.Family]bool{}
-	for _, rs := range sets {
-		if seen[rs.Family] {
-			return fmt.Errorf("nft backend: two rulesets of family %s", rs.Family)
-		}
-		seen[rs.Family] = true
-		p, err := translate(rs)
-		if err != nil {
-			return err
-		}
-		plans = append(plans, p)
-	}
-	return b.applyPlans(plans, false)
-}
+func (b Backend) Apply(sets ...*ruleset.Ruleset) error { return b.load(false, sets) }
 
 // Replace is Apply without the difference: it deletes rampart's table of
 // each given family and creates it again with the new ruleset, in one
 // batch, so that every counter is the model's.
-func (b Backend) Replace(sets ...*ruleset.Ruleset) error {
+func (b Backend) Replace(sets ...*ruleset.Ruleset) error { return b.load(true, sets) }
+
+// load translates sets (one ruleset a family) and applies them in one
+// batch: the difference against the kernel's tables, or with replace the
+// tables deleted and created again.
+func (b Backend) load(replace bool, sets []*ruleset.Ruleset) error {
 	defer lessGC()()
 	var plans []*tablePlan
 	seen := map[ruleset.Family]bool{}
@@ -154,7 +143,7 @@ func (b Backend) Replace(sets ...*ruleset.Ruleset) error {
 		}
 		plans = append(plans, p)
 	}
-	return b.applyPlans(plans, true)
+	return b.applyPlans(plans, replace)
 }
 
 // loadGCPercent is the garbage collector's GOGC while Apply and Replace
@@ -848,4 +837,24 @@ func (d *descs) get(seq uint32) string {
 		}
 	}
 	return d.text[seq]
+}
+
+// Loaded reports whether rampart's table of family f exists (one netlink
+// request; no rule is read).
+func (b Backend) Loaded(f ruleset.Family) bool {
+	c, done, err := b.dial()
+	if err != nil {
+		return false
+	}
+	defer done()
+	tables, err := c.ListTablesOfFamily(nftFamily(f))
+	if err != nil {
+		return false
+	}
+	for _, t := range tables {
+		if t.Name == TableName {
+			return true
+		}
+	}
+	return false
 }
