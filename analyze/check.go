@@ -394,10 +394,10 @@ func (res *Result) describe(b *Box, hook ruleset.Hook) string {
 		if b.DPort.equal(full.DPort) {
 			s += "/any port"
 		} else {
-			s += "/" + fmtPorts(b.DPort)
+			s += "/" + fmtPorts(b.DPort, "-")
 		}
 		if !b.SPort.equal(full.SPort) {
-			s += " (source port " + fmtPorts(b.SPort) + ")"
+			s += " (source port " + fmtPorts(b.SPort, "-") + ")"
 		}
 	}
 	if n <= 2 && (protoHas(b.Proto, 1) || protoHas(b.Proto, 58)) && !b.ICMP.equal(full.ICMP) {
@@ -440,21 +440,7 @@ func whoOr(s, full ivs, res *Result) string {
 }
 
 func (res *Result) ifaceList(m uint64) string {
-	var out []string
-	for i, s := range res.an.ifs.syms {
-		if m&(1<<uint(i)) == 0 || s.kind == ifNone {
-			continue
-		}
-		switch s.kind {
-		case ifExact:
-			out = append(out, s.name)
-		case ifWild:
-			out = append(out, s.name+"+")
-		case ifOther:
-			out = append(out, "other")
-		}
-	}
-	return strings.Join(out, ",")
+	return strings.Join(res.an.ifs.names(m, ""), ",")
 }
 
 func protoName(p uint8) string {
@@ -471,13 +457,14 @@ func protoName(p uint8) string {
 	return fmt.Sprint(p)
 }
 
-func fmtPorts(s ivs) string {
+// fmtPorts writes ports joined by commas, a range as LO, sep, HI.
+func fmtPorts(s ivs, sep string) string {
 	var out []string
 	for _, x := range s {
 		if x.lo == x.hi {
 			out = append(out, fmt.Sprint(x.lo.lo))
 		} else {
-			out = append(out, fmt.Sprintf("%d-%d", x.lo.lo, x.hi.lo))
+			out = append(out, fmt.Sprintf("%d%s%d", x.lo.lo, sep, x.hi.lo))
 		}
 	}
 	return strings.Join(out, ",")

@@ -139,35 +139,6 @@ func diffFamilies(nameA string, dataA []byte, nameB string, dataB []byte, fam ru
 	return fams, nil
 }
 
-// newAlphabetOf is the interface alphabet of several rulesets together:
-// "", "lo", "other" and every name and wildcard any of them uses.
-func newAlphabetOf(rss ...*ruleset.Ruleset) *alphabet {
-	a := &alphabet{syms: []ifaceSym{{ifNone, ""}, {ifExact, "lo"}, {ifOther, ""}}}
-	seen := map[string]bool{"lo": true}
-	add := func(p string) {
-		if p == "" || seen[p] || len(a.syms) >= 64 {
-			return
-		}
-		seen[p] = true
-		if strings.HasSuffix(p, "+") {
-			a.syms = append(a.syms, ifaceSym{ifWild, p[:len(p)-1]})
-		} else {
-			a.syms = append(a.syms, ifaceSym{ifExact, p})
-		}
-	}
-	for _, rs := range rss {
-		for _, t := range rs.Tables() {
-			for _, c := range t.Chains {
-				for _, r := range c.Rules {
-					add(r.InIface)
-					add(r.OutIface)
-				}
-			}
-		}
-	}
-	return a
-}
-
 // verdictRegion is one verdict of a chain and the packets that get it.
 type verdictRegion struct {
 	label string
@@ -186,7 +157,7 @@ type diffSide struct {
 // Diff compares the filter tables of two rulesets of one family chain by
 // chain: the packets whose verdict differs, as regions with a witness.
 func Diff(a, b *ruleset.Ruleset, o DiffOptions) []ChainDiff {
-	ifs := newAlphabetOf(a, b)
+	ifs := newAlphabet(a, b)
 	ans := [2]*analyzer{newAnalyzerWith(a, ifs), newAnalyzerWith(b, ifs)}
 	chains := o.Chains
 	if len(chains) == 0 {
@@ -948,21 +919,10 @@ func (an *analyzer) describeBox(b, ref *Box, hook ruleset.Hook) string {
 // fmtPortSet writes ports as iptables does ("22", "1000:2000"), joined
 // by commas, or "! ..." when the complement is shorter.
 func fmtPortSet(s ivs) string {
-	one := func(s ivs) string {
-		var out []string
-		for _, x := range s {
-			if x.lo == x.hi {
-				out = append(out, fmt.Sprint(x.lo.lo))
-			} else {
-				out = append(out, fmt.Sprintf("%d:%d", x.lo.lo, x.hi.lo))
-			}
-		}
-		return strings.Join(out, ",")
-	}
 	if c := span(0, maxPort).sub(s); len(c) < len(s) {
-		return "! " + one(c)
+		return "! " + fmtPorts(c, ":")
 	}
-	return one(s)
+	return fmtPorts(s, ":")
 }
 
 func fmtICMP(s ivs) string {
@@ -1109,26 +1069,7 @@ func ivCIDRs(x iv, fam int) []string {
 // wildcard, "other", "none" (no interface), or "! ..." for the complement
 // within ref.
 func (an *analyzer) fmtIfaces(m, ref uint64) string {
-	names := func(m uint64) []string {
-		var out []string
-		for i, s := range an.ifs.syms {
-			if m&(1<<uint(i)) == 0 {
-				continue
-			}
-			switch s.kind {
-			case ifNone:
-				out = append(out, "none")
-			case ifExact:
-				out = append(out, s.name)
-			case ifWild:
-				out = append(out, s.name+"+")
-			case ifOther:
-				out = append(out, "other")
-			}
-		}
-		return out
-	}
-	in, out := names(m&ref), names(ref&^m)
+	in, out := an.ifs.names(m&ref, "none"), an.ifs.names(ref&^m, "none")
 	if len(out) < len(in) || len(out) == len(in) && len(out) > 0 && in[len(in)-1] == "other" {
 		return "! " + strings.Join(out, ",")
 	}

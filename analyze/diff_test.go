@@ -21,15 +21,6 @@ import (
 
 var updateDiff = flag.Bool("update-diff", false, "rewrite analyze/testdata/diff golden files")
 
-func loadDiffRS(t testing.TB, fam ruleset.Family, text string) *ruleset.Ruleset {
-	t.Helper()
-	rs, diags, err := ipt.Load("t.rules", []byte(text), ipt.LoadOptions{Family: fam})
-	if err != nil || len(diags) > 0 {
-		t.Fatalf("load: %v %v\n%s", err, diags, text)
-	}
-	return rs
-}
-
 // engineLabel runs a witness packet through a built-in chain of rs's
 // filter table in the engine and names the verdict as Diff labels it; ok
 // is false when the engine cannot decide or the packet cannot be built.
@@ -179,8 +170,8 @@ func TestDiffEquivalent(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			a := loadDiffRS(t, tc.fam, filterText(pol, tc.a...))
-			b := loadDiffRS(t, tc.fam, filterText(pol, tc.b...))
+			a := loadRules(t, tc.fam, filterText(pol, tc.a...))
+			b := loadRules(t, tc.fam, filterText(pol, tc.b...))
 			cds := Diff(a, b, DiffOptions{})
 			if len(cds) != 3 {
 				t.Fatalf("%d chains compared, want 3", len(cds))
@@ -237,8 +228,8 @@ func TestDiffChanged(t *testing.T) {
 				rb = tc.edit(rb)
 			}
 			pa := pol
-			a := loadDiffRS(t, tc.fam, filterText(pa, ra...))
-			b := loadDiffRS(t, tc.fam, filterText(tc.pol, rb...))
+			a := loadRules(t, tc.fam, filterText(pa, ra...))
+			b := loadRules(t, tc.fam, filterText(tc.pol, rb...))
 			cds := Diff(a, b, DiffOptions{})
 			st := chainStatus(cds)
 			if st[tc.chain] != DiffDifferent {
@@ -308,8 +299,8 @@ func TestDiffApproximate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			a := loadDiffRS(t, 4, filterText(pol, tc.a...))
-			b := loadDiffRS(t, 4, filterText(pol, tc.b...))
+			a := loadRules(t, 4, filterText(pol, tc.a...))
+			b := loadRules(t, 4, filterText(pol, tc.b...))
 			cds := Diff(a, b, DiffOptions{Chains: []string{"INPUT"}})
 			if st := cds[0].Status; st != DiffPossibly {
 				t.Fatalf("INPUT: %s, want %s: %+v", st, DiffPossibly, cds[0].Regions)
@@ -333,8 +324,8 @@ func TestDiffLocal(t *testing.T) {
 		"SVC -p tcp --dport 22 -j ACCEPT", "SVC -p tcp --dport 80 -m connlimit --connlimit-above 10 -j DROP", "SVC -p tcp --dport 80 -j ACCEPT"}
 	b := append([]string(nil), rules...)
 	b[6] = "SVC -p tcp --dport 2222 -j ACCEPT"
-	ra := loadDiffRS(t, 4, filterText(pol, rules...))
-	rb := loadDiffRS(t, 4, filterText(pol, b...))
+	ra := loadRules(t, 4, filterText(pol, rules...))
+	rb := loadRules(t, 4, filterText(pol, b...))
 	cds := Diff(ra, rb, DiffOptions{Chains: []string{"INPUT"}})
 	if cds[0].Status != DiffDifferent {
 		t.Fatalf("INPUT: %s %+v", cds[0].Status, cds[0].Regions)
@@ -555,7 +546,7 @@ func TestDiffRandom(t *testing.T) {
 				for k := 0; k < 60; k++ {
 					pkts = append(pkts, randPacket(r, cd.Chain))
 				}
-				ifs := newAlphabetOf(a, b)
+				ifs := newAlphabet(a, b)
 				hook, _ := ruleset.HookOf(cd.Chain)
 				for _, rs := range []*ruleset.Ruleset{a, b} {
 					an := newAnalyzerWith(rs, ifs)
@@ -623,8 +614,8 @@ func TestDiffGolden(t *testing.T) {
 	if rep.Equivalent {
 		t.Fatal("reported equivalent")
 	}
-	a := loadDiffRS(t, 4, string(data))
-	b := loadDiffRS(t, 4, string(mod))
+	a := loadRules(t, 4, string(data))
+	b := loadRules(t, 4, string(mod))
 	if n := confirm(t, a, b, rep.Chains, "seed"); n < 4 {
 		t.Errorf("%d witnesses confirmed, want at least 4", n)
 	}
@@ -652,22 +643,7 @@ func TestDiffGolden(t *testing.T) {
 
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", "diff", name)
-	if *updateDiff {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update-diff)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file:\n%s", name, got)
-	}
+	goldenFile(t, "diff", name, got, *updateDiff, "update-diff")
 }
 
 // TestDiffDescribe checks the region text of typical boxes.
@@ -690,8 +666,8 @@ func TestDiffDescribe(t *testing.T) {
 		{"OUTPUT -o eth+ -p tcp -m multiport --dports 80,443 -j DROP", "OUTPUT", "tcp dport 80,443 out eth+"},
 	}
 	for _, tc := range tests {
-		a := loadDiffRS(t, 4, filterText(pol, ct))
-		b := loadDiffRS(t, 4, filterText(pol, ct, tc.rule))
+		a := loadRules(t, 4, filterText(pol, ct))
+		b := loadRules(t, 4, filterText(pol, ct, tc.rule))
 		cds := Diff(a, b, DiffOptions{Chains: []string{tc.chain}})
 		if len(cds) != 1 || len(cds[0].Regions) != 1 {
 			t.Errorf("%s: %+v, want one region", tc.rule, cds)

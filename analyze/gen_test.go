@@ -1,12 +1,9 @@
 package analyze
 
 import (
-	"bufio"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -353,53 +350,30 @@ func indexOf(xs []string, s string) int {
 // verdict regions interleave. max > 0 keeps the first max filters.
 func classBenchRuleset(tb testing.TB, name string, max int) string {
 	tb.Helper()
-	path := filepath.Join(testenv.Shared(tb), "benchmarks", "classbench", name)
-	f, err := os.Open(path)
+	filters, err := testenv.ReadClassBench(testenv.ClassBenchPath(tb, name))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer f.Close()
+	if max > 0 && len(filters) > max {
+		filters = filters[:max]
+	}
 	var b strings.Builder
 	b.WriteString("*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n")
 	targets := []string{"ACCEPT", "ACCEPT", "DROP", "REJECT"}
-	sc := bufio.NewScanner(f)
-	n, line := 0, 0
-	for sc.Scan() && (max <= 0 || n < max) {
-		line++
-		fs := strings.Split(strings.TrimPrefix(strings.TrimSpace(sc.Text()), "@"), "\t")
-		if len(fs) < 5 {
-			continue
-		}
-		src, err1 := netip.ParsePrefix(strings.TrimSpace(fs[0]))
-		dst, err2 := netip.ParsePrefix(strings.TrimSpace(fs[1]))
-		var slo, shi, dlo, dhi int
-		_, err3 := fmt.Sscanf(fs[2], "%d : %d", &slo, &shi)
-		_, err4 := fmt.Sscanf(fs[3], "%d : %d", &dlo, &dhi)
-		pv, pm, _ := strings.Cut(strings.TrimSpace(fs[4]), "/")
-		proto, err5 := strconv.ParseUint(strings.TrimPrefix(pv, "0x"), 16, 8)
-		mask, err6 := strconv.ParseUint(strings.TrimPrefix(pm, "0x"), 16, 8)
-		for _, e := range []error{err1, err2, err3, err4, err5, err6} {
-			if e != nil {
-				tb.Fatalf("%s:%d: %v", path, line, e)
-			}
-		}
-		fmt.Fprintf(&b, "-A INPUT -s %s -d %s", src.Masked(), dst.Masked())
-		if mask != 0 {
-			fmt.Fprintf(&b, " -p %d", proto)
-			if proto == 6 || proto == 17 {
-				if slo != 0 || shi != 65535 {
-					fmt.Fprintf(&b, " --sport %d:%d", slo, shi)
+	for n, c := range filters {
+		fmt.Fprintf(&b, "-A INPUT -s %s -d %s", c.Src.Masked(), c.Dst.Masked())
+		if c.Proto >= 0 {
+			fmt.Fprintf(&b, " -p %d", c.Proto)
+			if c.Proto == 6 || c.Proto == 17 {
+				if c.SPortLo != 0 || c.SPortHi != 65535 {
+					fmt.Fprintf(&b, " --sport %d:%d", c.SPortLo, c.SPortHi)
 				}
-				if dlo != 0 || dhi != 65535 {
-					fmt.Fprintf(&b, " --dport %d:%d", dlo, dhi)
+				if c.DPortLo != 0 || c.DPortHi != 65535 {
+					fmt.Fprintf(&b, " --dport %d:%d", c.DPortLo, c.DPortHi)
 				}
 			}
 		}
 		fmt.Fprintf(&b, " -j %s\n", targets[n%len(targets)])
-		n++
-	}
-	if err := sc.Err(); err != nil {
-		tb.Fatal(err)
 	}
 	b.WriteString("COMMIT\n")
 	return b.String()

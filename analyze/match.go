@@ -28,7 +28,9 @@ type alphabet struct {
 	syms []ifaceSym
 }
 
-func newAlphabet(rs *ruleset.Ruleset) *alphabet {
+// newAlphabet is the interface alphabet of one or more rulesets together:
+// "", "lo", "other" and every name and wildcard any of them uses.
+func newAlphabet(rss ...*ruleset.Ruleset) *alphabet {
 	a := &alphabet{syms: []ifaceSym{{ifNone, ""}, {ifExact, "lo"}, {ifOther, ""}}}
 	seen := map[string]bool{"lo": true}
 	add := func(p string) {
@@ -42,15 +44,42 @@ func newAlphabet(rs *ruleset.Ruleset) *alphabet {
 			a.syms = append(a.syms, ifaceSym{ifExact, p})
 		}
 	}
-	for _, t := range rs.Tables() {
-		for _, c := range t.Chains {
-			for _, r := range c.Rules {
-				add(r.InIface)
-				add(r.OutIface)
+	for _, rs := range rss {
+		for _, t := range rs.Tables() {
+			for _, c := range t.Chains {
+				for _, r := range c.Rules {
+					add(r.InIface)
+					add(r.OutIface)
+				}
 			}
 		}
 	}
 	return a
+}
+
+// names lists the symbols in the mask m, in order: names, "eth+" for
+// other names of a wildcard, "other", and none for the no-interface
+// symbol (left out when none is "").
+func (a *alphabet) names(m uint64, none string) []string {
+	var out []string
+	for i, s := range a.syms {
+		if m&(1<<uint(i)) == 0 {
+			continue
+		}
+		switch s.kind {
+		case ifNone:
+			if none != "" {
+				out = append(out, none)
+			}
+		case ifExact:
+			out = append(out, s.name)
+		case ifWild:
+			out = append(out, s.name+"+")
+		case ifOther:
+			out = append(out, "other")
+		}
+	}
+	return out
 }
 
 func ifaceMatch(pattern, name string) bool {

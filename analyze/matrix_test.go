@@ -21,18 +21,6 @@ import (
 
 var updateMatrix = flag.Bool("update-matrix", false, "rewrite analyze/testdata/matrix golden files")
 
-func loadRules(t testing.TB, text string, fam ruleset.Family) *ruleset.Ruleset {
-	t.Helper()
-	rs, diags, err := ipt.Load("t.rules", []byte(text), ipt.LoadOptions{Family: fam})
-	if err != nil {
-		t.Fatalf("load: %v\n%s", err, text)
-	}
-	if len(diags) > 0 {
-		t.Fatalf("load: %v\n%s", diags[0].Err, text)
-	}
-	return rs
-}
-
 // edgeStrings lists the edges as "a->b", "a->b?" when uncertain.
 func edgeStrings(m *Matrix) []string {
 	var out []string
@@ -228,7 +216,7 @@ func TestMatrixTable(t *testing.T) {
 			if fam == 0 {
 				fam = ruleset.IPv4
 			}
-			rs := loadRules(t, tc.rules, fam)
+			rs := loadRules(t, fam, tc.rules)
 			o := MatrixOptions{Chain: tc.chain, Service: tc.service, SPort: tc.sport}
 			if tc.assmt != "" {
 				a, err := ParseIPAssignment("t.ipassmt", []byte(tc.assmt))
@@ -264,7 +252,7 @@ func TestMatrixTable(t *testing.T) {
 
 // TestMatrixOptionsErrors checks the refusals of ComputeMatrix.
 func TestMatrixOptionsErrors(t *testing.T) {
-	rs := loadRules(t, "*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n", ruleset.IPv4)
+	rs := loadRules(t, ruleset.IPv4, "*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n")
 	a6, err := ParseIPAssignment("six", []byte("eth0 = [2001:db8::/32]"))
 	if err != nil {
 		t.Fatal(err)
@@ -296,7 +284,7 @@ func TestMatrixAlphabetFull(t *testing.T) {
 		fmt.Fprintf(&b, "-A FORWARD -i e%d -j DROP\n", i)
 	}
 	b.WriteString("-A FORWARD -p tcp --dport 22 -j ACCEPT\nCOMMIT\n")
-	rs := loadRules(t, b.String(), ruleset.IPv4)
+	rs := loadRules(t, ruleset.IPv4, b.String())
 	a, err := ParseIPAssignment("full.ipassmt", []byte("x9 = [10.0.0.0/8]\n+ = []\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -460,23 +448,7 @@ func TestMatrixGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, got := range map[string][]byte{"centos7-web.txt": text.Bytes(), "centos7-web.dot": dot.Bytes(), "centos7-web.json": append(js, '\n')} {
-		path := filepath.Join("testdata", "matrix", name)
-		if *updateMatrix {
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, got, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		want, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatalf("%v (run with -update-matrix)", err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("%s differs from the golden file:\n%s", name, got)
-		}
+		goldenFile(t, "matrix", name, got, *updateMatrix, "update-matrix")
 	}
 }
 
@@ -691,7 +663,7 @@ func mxCheckMinimal(t *testing.T, m *Matrix, text string) {
 // approximations.
 func TestMatrixLarge(t *testing.T) {
 	text := genLargeRuleset(2000, 60, 3)
-	rs := loadRules(t, text, ruleset.IPv4)
+	rs := loadRules(t, ruleset.IPv4, text)
 	for _, chain := range []string{"INPUT", "FORWARD"} {
 		m, err := ComputeMatrix(rs, MatrixOptions{Chain: chain, Service: Service{6, 22}})
 		if err != nil {

@@ -165,18 +165,7 @@ func (s ivs) union(t ivs) ivs {
 			all[k], all[k-1] = all[k-1], all[k]
 		}
 	}
-	var out ivs
-	maxV := u128{^uint64(0), ^uint64(0)}
-	for _, x := range all {
-		if n := len(out); n > 0 && (out[n-1].hi == maxV || !out[n-1].hi.add1().less(x.lo)) {
-			if out[n-1].hi.less(x.hi) {
-				out[n-1].hi = x.hi
-			}
-			continue
-		}
-		out = append(out, x)
-	}
-	return out
+	return mergeSorted(all)
 }
 
 func span(lo, hi uint64) ivs { return ivs{{num(lo), num(hi)}} }
@@ -810,6 +799,12 @@ func unionDimMany(bs []Box, r int, ms []int, d int) Box {
 // normalize sorts intervals and merges the overlapping and adjacent ones.
 func normalize(all ivs) ivs {
 	sort.Slice(all, func(i, j int) bool { return all[i].lo.less(all[j].lo) })
+	return mergeSorted(all)
+}
+
+// mergeSorted merges the overlapping and adjacent intervals of all, sorted
+// by lo, into a new list.
+func mergeSorted(all ivs) ivs {
 	var out ivs
 	maxV := u128{^uint64(0), ^uint64(0)}
 	for _, x := range all {

@@ -1,13 +1,10 @@
 package ipt
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"net/netip"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -33,7 +30,7 @@ var (
 // canonical iptables-save form, so saving what it loads gives it back.
 func benchRestore(tb testing.TB) []byte {
 	tb.Helper()
-	path := filepath.Join(testenv.Shared(tb), "benchmarks", "classbench", "acl1_10k")
+	path := testenv.ClassBenchPath(tb, "acl1_10k")
 	benchOnce.Do(func() { benchData, benchErr = buildBenchRestore(path, benchRuleCount) })
 	if benchErr != nil {
 		tb.Fatal(benchErr)
@@ -41,59 +38,8 @@ func benchRestore(tb testing.TB) []byte {
 	return benchData
 }
 
-// cbFilter is one ClassBench filter.
-type cbFilter struct {
-	src, dst               netip.Prefix
-	spLo, spHi, dpLo, dpHi int
-	proto                  int // -1: any
-}
-
-func readClassBench(path string) ([]cbFilter, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out []cbFilter
-	sc := bufio.NewScanner(f)
-	n := 0
-	for sc.Scan() {
-		n++
-		fields := strings.Split(strings.TrimPrefix(strings.TrimSpace(sc.Text()), "@"), "\t")
-		if len(fields) < 5 {
-			continue
-		}
-		var c cbFilter
-		var err error
-		if c.src, err = netip.ParsePrefix(strings.TrimSpace(fields[0])); err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", path, n, err)
-		}
-		if c.dst, err = netip.ParsePrefix(strings.TrimSpace(fields[1])); err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", path, n, err)
-		}
-		if _, err := fmt.Sscanf(fields[2], "%d : %d", &c.spLo, &c.spHi); err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", path, n, err)
-		}
-		if _, err := fmt.Sscanf(fields[3], "%d : %d", &c.dpLo, &c.dpHi); err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", path, n, err)
-		}
-		pv, pm, _ := strings.Cut(strings.TrimSpace(fields[4]), "/")
-		p, err1 := strconv.ParseUint(strings.TrimPrefix(pv, "0x"), 16, 8)
-		m, err2 := strconv.ParseUint(strings.TrimPrefix(pm, "0x"), 16, 8)
-		if err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("%s:%d: bad protocol %q", path, n, fields[4])
-		}
-		c.proto = -1
-		if m != 0 {
-			c.proto = int(p)
-		}
-		out = append(out, c)
-	}
-	return out, sc.Err()
-}
-
 func buildBenchRestore(path string, count int) ([]byte, error) {
-	filters, err := readClassBench(path)
+	filters, err := testenv.ReadClassBench(path)
 	if err != nil {
 		return nil, err
 	}
@@ -105,26 +51,21 @@ func buildBenchRestore(path string, count int) ([]byte, error) {
 	for i := 0; i < count; i++ {
 		c := filters[i%len(filters)]
 		copyNo := i / len(filters)
-		src := c.src
-		if copyNo > 0 && src.Bits() >= 8 {
-			a := src.Addr().As4()
-			a[0] ^= byte(copyNo)
-			src = netip.PrefixFrom(netip.AddrFrom4(a), src.Bits())
-		}
+		src := c.CopySrc(copyNo)
 		b.WriteString("-A INPUT")
 		writePrefix(&b, "-s", src.Masked())
-		writePrefix(&b, "-d", c.dst.Masked())
-		switch c.proto {
+		writePrefix(&b, "-d", c.Dst.Masked())
+		switch c.Proto {
 		case -1:
 		case 6, 17:
-			name := map[int]string{6: "tcp", 17: "udp"}[c.proto]
+			name := map[int]string{6: "tcp", 17: "udp"}[c.Proto]
 			fmt.Fprintf(&b, " -p %s -m %s", name, name)
-			writePorts(&b, "--sport", c.spLo, c.spHi)
-			writePorts(&b, "--dport", c.dpLo, c.dpHi)
+			writePorts(&b, "--sport", c.SPortLo, c.SPortHi)
+			writePorts(&b, "--dport", c.DPortLo, c.DPortHi)
 		case 1:
 			b.WriteString(" -p icmp")
 		default:
-			fmt.Fprintf(&b, " -p %d", c.proto)
+			fmt.Fprintf(&b, " -p %d", c.Proto)
 		}
 		if (i+copyNo)%2 == 0 {
 			b.WriteString(" -j ACCEPT\n")

@@ -1,14 +1,10 @@
 package nft
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"net/netip"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -16,58 +12,6 @@ import (
 	"github.com/rampartfw/rampart/ipt"
 	"github.com/rampartfw/rampart/ruleset"
 )
-
-// benchFilter is one ClassBench filter: prefixes, port ranges, protocol
-// (-1: any).
-type benchFilter struct {
-	src, dst               netip.Prefix
-	spLo, spHi, dpLo, dpHi int
-	proto                  int
-}
-
-// readBenchFilters reads a ClassBench filter file (lines "@SRC\tDST\tSP :
-// SP\tDP : DP\tPROTO/MASK\t...").
-func readBenchFilters(path string) ([]benchFilter, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out []benchFilter
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		fields := strings.Split(strings.TrimPrefix(strings.TrimSpace(sc.Text()), "@"), "\t")
-		if len(fields) < 5 {
-			continue
-		}
-		var c benchFilter
-		var err error
-		if c.src, err = netip.ParsePrefix(strings.TrimSpace(fields[0])); err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", path, n, err)
-		}
-		if c.dst, err = netip.ParsePrefix(strings.TrimSpace(fields[1])); err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", path, n, err)
-		}
-		if _, err := fmt.Sscanf(fields[2], "%d : %d", &c.spLo, &c.spHi); err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", path, n, err)
-		}
-		if _, err := fmt.Sscanf(fields[3], "%d : %d", &c.dpLo, &c.dpHi); err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", path, n, err)
-		}
-		pv, pm, _ := strings.Cut(strings.TrimSpace(fields[4]), "/")
-		p, err1 := strconv.ParseUint(strings.TrimPrefix(pv, "0x"), 16, 8)
-		m, err2 := strconv.ParseUint(strings.TrimPrefix(pm, "0x"), 16, 8)
-		if err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("%s:%d: bad protocol %q", path, n, fields[4])
-		}
-		c.proto = -1
-		if m != 0 {
-			c.proto = int(p)
-		}
-		out = append(out, c)
-	}
-	return out, sc.Err()
-}
 
 // benchRules returns an iptables-restore file of count rules in the filter
 // table's INPUT chain made from the ClassBench set acl1_10k of the shared
@@ -77,8 +21,8 @@ func readBenchFilters(path string) ([]benchFilter, error) {
 // form, so that every tool reads it back identically.
 func benchRules(tb testing.TB, count int) []byte {
 	tb.Helper()
-	path := filepath.Join(testenv.Shared(tb), "benchmarks", "classbench", "acl1_10k")
-	filters, err := readBenchFilters(path)
+	path := testenv.ClassBenchPath(tb, "acl1_10k")
+	filters, err := testenv.ReadClassBench(path)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -96,15 +40,10 @@ func benchRules(tb testing.TB, count int) []byte {
 }
 
 // writeBenchRule writes the options of the i-th benchmark rule.
-func writeBenchRule(b *bytes.Buffer, filters []benchFilter, i int) {
+func writeBenchRule(b *bytes.Buffer, filters []testenv.ClassBenchFilter, i int) {
 	c := filters[i%len(filters)]
 	copyNo := i / len(filters)
-	src := c.src
-	if copyNo > 0 && src.Bits() >= 8 {
-		a := src.Addr().As4()
-		a[0] ^= byte(copyNo)
-		src = netip.PrefixFrom(netip.AddrFrom4(a), src.Bits())
-	}
+	src := c.CopySrc(copyNo)
 	prefix := func(opt string, p netip.Prefix) {
 		if p.Bits() != 0 {
 			fmt.Fprintf(b, " %s %s", opt, p.Masked())
@@ -120,21 +59,21 @@ func writeBenchRule(b *bytes.Buffer, filters []benchFilter, i int) {
 		}
 	}
 	prefix("-s", src)
-	prefix("-d", c.dst)
-	switch c.proto {
+	prefix("-d", c.Dst)
+	switch c.Proto {
 	case -1:
 	case 6, 17:
-		name := map[int]string{6: "tcp", 17: "udp"}[c.proto]
+		name := map[int]string{6: "tcp", 17: "udp"}[c.Proto]
 		fmt.Fprintf(b, " -p %s", name)
-		if c.spLo != 0 || c.spHi != 65535 || c.dpLo != 0 || c.dpHi != 65535 {
+		if c.SPortLo != 0 || c.SPortHi != 65535 || c.DPortLo != 0 || c.DPortHi != 65535 {
 			fmt.Fprintf(b, " -m %s", name)
 		}
-		ports("--sport", c.spLo, c.spHi)
-		ports("--dport", c.dpLo, c.dpHi)
+		ports("--sport", c.SPortLo, c.SPortHi)
+		ports("--dport", c.DPortLo, c.DPortHi)
 	case 1:
 		b.WriteString(" -p icmp")
 	default:
-		fmt.Fprintf(b, " -p %d", c.proto)
+		fmt.Fprintf(b, " -p %d", c.Proto)
 	}
 	if (i+copyNo)%2 == 0 {
 		b.WriteString(" -j ACCEPT\n")

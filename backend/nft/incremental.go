@@ -126,23 +126,37 @@ func policyOf(c *nftables.Chain) uint32 {
 	return uint32(*c.Policy)
 }
 
+// session takes the backend's lock, opens a netlink connection in its
+// namespace and reads the ruleset generation; done closes the connection
+// and releases the lock.
+func (b Backend) session() (c *nlConn, gen uint32, done func(), err error) {
+	unlock, err := b.lock()
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	if c, err = b.dialRaw(); err != nil {
+		unlock()
+		return nil, 0, nil, err
+	}
+	if gen, err = c.getGen(); err != nil {
+		c.close()
+		unlock()
+		return nil, 0, nil, err
+	}
+	return c, gen, func() {
+		c.close()
+		unlock()
+	}, nil
+}
+
 // applyPlans loads the plans in one batch; full forces a replacement of
 // every table.
 func (b Backend) applyPlans(plans []*tablePlan, full bool) error {
-	unlock, err := b.lock()
+	c, gen, done, err := b.session()
 	if err != nil {
 		return err
 	}
-	defer unlock()
-	c, err := b.dialRaw()
-	if err != nil {
-		return err
-	}
-	defer c.close()
-	gen, err := c.getGen()
-	if err != nil {
-		return err
-	}
+	defer done()
 	olds := make([]*famState, len(plans))
 	fromCache := false
 	for i, p := range plans {
@@ -543,20 +557,7 @@ func delRule(w *batchBuf, fam uint8, chain string, handle uint64) uint32 {
 func (o *famOps) emitFull(w *batchBuf, what *descs) (echoCheck, error) {
 	p := o.plan
 	fam := uint8(p.table.Family)
-	msgs, err := libMessages(func(c *nftables.Conn) error {
-		c.AddTable(p.table)
-		c.DelTable(p.table)
-		c.AddTable(p.table)
-		for _, ch := range p.chains {
-			c.AddChain(ch)
-		}
-		for _, ps := range p.sets {
-			if err := c.AddSet(ps.set, ps.elems); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	msgs, err := libMessages(p.emitTable)
 	if err != nil {
 		return echoCheck{}, err
 	}
@@ -859,20 +860,11 @@ func myersBack(trace [][]int, d, x, y int) [][2]int {
 // rule (does a matching rule exist in that chain?)"), a rule the backend
 // cannot translate, or the kernel's refusal; the kernel is then unchanged.
 func (b Backend) Change(f ruleset.Family, table, chain string, op Op, pos int, r *ruleset.Rule) error {
-	unlock, err := b.lock()
+	c, gen, done, err := b.session()
 	if err != nil {
 		return err
 	}
-	defer unlock()
-	c, err := b.dialRaw()
-	if err != nil {
-		return err
-	}
-	defer c.close()
-	gen, err := c.getGen()
-	if err != nil {
-		return err
-	}
+	defer done()
 	s, fromCache, err := b.state(c, f, gen)
 	if err != nil {
 		return err

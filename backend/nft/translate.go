@@ -157,10 +157,11 @@ func translate(rs *ruleset.Ruleset) (*tablePlan, error) {
 	return p, nil
 }
 
-// emit appends the plan to the batch: the table is created if absent,
-// deleted with everything in it, and created again with the new chains and
-// rules, so that the batch replaces it atomically.
-func (p *tablePlan) emit(c *nftables.Conn) error {
+// emitTable appends the plan's table to the batch, without the rules: the
+// table is created if absent, deleted with everything in it, and created
+// again with the new chains and sets (emitFull writes the rules after them),
+// so that the batch replaces it atomically.
+func (p *tablePlan) emitTable(c *nftables.Conn) error {
 	c.AddTable(p.table)
 	c.DelTable(p.table)
 	c.AddTable(p.table)
@@ -171,9 +172,6 @@ func (p *tablePlan) emit(c *nftables.Conn) error {
 		if err := c.AddSet(ps.set, ps.elems); err != nil {
 			return err
 		}
-	}
-	for _, r := range p.rules {
-		c.AddRule(r)
 	}
 	return nil
 }

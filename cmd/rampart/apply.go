@@ -59,15 +59,12 @@ func parseApplyArgs(args []string) (applyArgs, error) {
 	fam := ruleset.IPv4
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
-		name, val, hasVal := strings.Cut(arg, "=")
+		name, _, _ := strings.Cut(arg, "=")
 		switch name {
 		case "--backend", "--confirm", "--netns":
-			if !hasVal {
-				if i+1 == len(args) {
-					return a, fmt.Errorf("%s needs a value", name)
-				}
-				i++
-				val = args[i]
+			val, ok := optValue(args, &i)
+			if !ok {
+				return a, fmt.Errorf("%s needs a value", name)
 			}
 			switch name {
 			case "--backend":

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"math/rand"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -83,19 +80,14 @@ func runEnv(t *testing.T, bin string, env []string, args ...string) result {
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = env
 	cmd.WaitDelay = 10 * time.Second
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
+	r, err := runCmd(cmd)
 	if ctx.Err() != nil {
-		t.Fatalf("rampart %s: still running after %v, killed; stdout:\n%s\nstderr:\n%s", strings.Join(args, " "), runLimit, o.String(), e.String())
+		t.Fatalf("rampart %s: still running after %v, killed; stdout:\n%s\nstderr:\n%s", strings.Join(args, " "), runLimit, r.stdout, r.stderr)
 	}
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
+	if err != nil {
 		t.Fatal(err)
 	}
-	return result{o.String(), e.String(), code}
+	return r
 }
 
 // nftRuleset is `nft list ruleset` in the namespace.
@@ -891,84 +883,10 @@ func TestApplyConfigured(t *testing.T) {
 	}
 }
 
-// TestApplyHelperProcess is not a test: run by TestGuardKernel inside a
-// network namespace (RAMPART_APPLY_HELPER=echo:ADDR or session:ADDR), it
-// is a TCP echo server of lines, or a client that keeps one connection
-// and, for each line on stdin, sends it and prints "reply LINE" (or
-// "error ...") when the echo does (not) come back within 2 s.
-func TestApplyHelperProcess(t *testing.T) {
-	mode, addr, ok := strings.Cut(os.Getenv("RAMPART_APPLY_HELPER"), ":")
-	if !ok {
-		return
-	}
-	switch mode {
-	case "echo":
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			fmt.Println("error:", err)
-			os.Exit(1)
-		}
-		fmt.Println("ready")
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				os.Exit(1)
-			}
-			go io.Copy(c, c)
-		}
-	case "session":
-		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-		if err != nil {
-			fmt.Println("error:", err)
-			os.Exit(1)
-		}
-		r := bufio.NewReader(c)
-		in := bufio.NewScanner(os.Stdin)
-		fmt.Println("connected", c.LocalAddr())
-		for in.Scan() {
-			c.SetDeadline(time.Now().Add(2 * time.Second))
-			line, err := "", error(nil)
-			if _, err = c.Write([]byte(in.Text() + "\n")); err == nil {
-				line, err = r.ReadString('\n')
-			}
-			if err != nil {
-				fmt.Println("error:", err)
-				continue
-			}
-			fmt.Println("reply", strings.TrimSpace(line))
-		}
-		os.Exit(0)
-	}
-	os.Exit(2)
-}
-
-// applyHelper starts TestApplyHelperProcess in ns; it is killed when the
-// test ends.
-func applyHelper(t *testing.T, ns, mode string) (stdin io.Writer, stdout *bufio.Reader) {
-	t.Helper()
-	cmd := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run=^TestApplyHelperProcess$")
-	cmd.Env = append(os.Environ(), "RAMPART_APPLY_HELPER="+mode)
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	return in, bufio.NewReader(out)
-}
-
 // newSession reports whether a new TCP connection from ns to addr is
 // established within 2 s.
 func newSession(ns, addr string) bool {
-	cmd := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run=^TestApplyHelperProcess$")
-	cmd.Env = append(os.Environ(), "RAMPART_APPLY_HELPER=session:"+addr)
-	return cmd.Run() == nil
+	return helperCmd(ns, "session:"+addr).Run() == nil
 }
 
 // trackRules are open rules that use conntrack, so that the kernel tracks
@@ -1019,11 +937,11 @@ func TestGuardKernel(t *testing.T) {
 						t.Fatalf("apply %s: %+v", track, r)
 					}
 				}
-				_, srvOut := applyHelper(t, server.Name, "echo:0.0.0.0:22")
+				_, srvOut := startHelper(t, server.Name, "echo:0.0.0.0:22")
 				if l, _ := srvOut.ReadString('\n'); l != "ready\n" {
 					t.Fatalf("echo server: %q", l)
 				}
-				sessIn, sessOut := applyHelper(t, client.Name, "session:10.99.0.1:22")
+				sessIn, sessOut := startHelper(t, client.Name, "session:10.99.0.1:22")
 				l, _ := sessOut.ReadString('\n')
 				local, ok := strings.CutPrefix(strings.TrimSpace(l), "connected 10.99.0.2:")
 				if !ok {

@@ -26,26 +26,16 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	var fam ruleset.Family
 	for i := 0; i < len(args); i++ {
 		a := args[i]
-		val := func() (string, bool) {
-			if k := strings.IndexByte(a, '='); k >= 0 {
-				return a[k+1:], true
-			}
-			if i+1 < len(args) {
-				i++
-				return args[i], true
-			}
-			return "", false
-		}
 		switch {
-		case a == "--format" || strings.HasPrefix(a, "--format="):
-			v, ok := val()
+		case isOpt(a, "--format"):
+			v, ok := optValue(args, &i)
 			if !ok || (v != "text" && v != "json") {
 				fmt.Fprintln(stderr, "rampart check: --format text|json")
 				return 2
 			}
 			format = v
-		case a == "--fail-on" || strings.HasPrefix(a, "--fail-on="):
-			v, _ := val()
+		case isOpt(a, "--fail-on"):
+			v, _ := optValue(args, &i)
 			s, ok := analyze.ParseSeverity(v)
 			if !ok {
 				fmt.Fprintln(stderr, "rampart check: --fail-on error|warning|info")

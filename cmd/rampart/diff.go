@@ -26,26 +26,16 @@ func runDiff(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var chains, files []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
-		val := func() (string, bool) {
-			if k := strings.IndexByte(a, '='); k >= 0 {
-				return a[k+1:], true
-			}
-			if i+1 < len(args) {
-				i++
-				return args[i], true
-			}
-			return "", false
-		}
 		switch {
-		case a == "--format" || strings.HasPrefix(a, "--format="):
-			v, ok := val()
+		case isOpt(a, "--format"):
+			v, ok := optValue(args, &i)
 			if !ok || (v != "text" && v != "json") {
 				fmt.Fprintln(stderr, "rampart diff: --format text|json")
 				return 2
 			}
 			format = v
-		case a == "--chain" || strings.HasPrefix(a, "--chain="):
-			v, ok := val()
+		case isOpt(a, "--chain"):
+			v, ok := optValue(args, &i)
 			v = strings.ToUpper(v)
 			if !ok || (v != "INPUT" && v != "FORWARD" && v != "OUTPUT") {
 				fmt.Fprintln(stderr, "rampart diff: --chain INPUT|FORWARD|OUTPUT")

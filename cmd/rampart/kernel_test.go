@@ -21,16 +21,21 @@ import (
 )
 
 // TestHelperProcess is not a test: run by the kernel tests inside a
-// network namespace (RAMPART_HELPER=listen:ADDR or dial:ADDR), it is the
-// TCP listener (answering "ok" to every connection) or the client (exit
-// status 0 when it reads "ok" from ADDR within 2 s).
+// network namespace (RAMPART_HELPER=MODE:ADDR), it is
+//   - listen: a TCP listener answering "ok" to every connection;
+//   - dial: the client of listen (exit status 0 when it reads "ok" from
+//     ADDR within 2 s);
+//   - echo: a TCP echo server of lines;
+//   - session: a client that keeps one connection and, for each line on
+//     stdin, sends it and prints "reply LINE" (or "error ...") when the
+//     echo does (not) come back within 2 s.
 func TestHelperProcess(t *testing.T) {
 	mode, addr, ok := strings.Cut(os.Getenv("RAMPART_HELPER"), ":")
 	if !ok {
 		return
 	}
 	switch mode {
-	case "listen":
+	case "listen", "echo":
 		l, err := net.Listen("tcp", addr)
 		if err != nil {
 			fmt.Println("error:", err)
@@ -42,9 +47,35 @@ func TestHelperProcess(t *testing.T) {
 			if err != nil {
 				os.Exit(1)
 			}
+			if mode == "echo" {
+				go io.Copy(c, c)
+				continue
+			}
 			c.Write([]byte("ok\n"))
 			c.Close()
 		}
+	case "session":
+		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err != nil {
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		r := bufio.NewReader(c)
+		in := bufio.NewScanner(os.Stdin)
+		fmt.Println("connected", c.LocalAddr())
+		for in.Scan() {
+			c.SetDeadline(time.Now().Add(2 * time.Second))
+			line, err := "", error(nil)
+			if _, err = c.Write([]byte(in.Text() + "\n")); err == nil {
+				line, err = r.ReadString('\n')
+			}
+			if err != nil {
+				fmt.Println("error:", err)
+				continue
+			}
+			fmt.Println("reply", strings.TrimSpace(line))
+		}
+		os.Exit(0)
 	case "dial":
 		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
 		if err != nil {
@@ -77,10 +108,15 @@ func helperCmd(ns, helper string) *exec.Cmd {
 	return cmd
 }
 
-// listen starts the TCP listener on port 22 (all addresses) in ns.
-func listen(t *testing.T, ns string) {
+// startHelper starts TestHelperProcess (RAMPART_HELPER=mode) in ns; it is
+// killed when the test ends.
+func startHelper(t *testing.T, ns, mode string) (stdin io.Writer, stdout *bufio.Reader) {
 	t.Helper()
-	cmd := helperCmd(ns, "listen:0.0.0.0:22")
+	cmd := helperCmd(ns, mode)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +125,14 @@ func listen(t *testing.T, ns string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	line, _ := bufio.NewReader(out).ReadString('\n')
+	return in, bufio.NewReader(out)
+}
+
+// listen starts the TCP listener on port 22 (all addresses) in ns.
+func listen(t *testing.T, ns string) {
+	t.Helper()
+	_, out := startHelper(t, ns, "listen:0.0.0.0:22")
+	line, _ := out.ReadString('\n')
 	if line != "ready\n" {
 		t.Fatalf("listener in %s: %q", ns, line)
 	}

@@ -33,16 +33,24 @@ func runBin(t *testing.T, bin string, env []string, stdin string, args ...string
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = strings.NewReader(stdin)
+	r, err := runCmd(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// runCmd runs cmd and returns its output and exit status; err is a
+// failure other than a non-zero exit.
+func runCmd(cmd *exec.Cmd) (result, error) {
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
-	code := 0
+	r := result{stdout: o.String(), stderr: e.String()}
 	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
+		r.code, err = ee.ExitCode(), nil
 	}
-	return result{o.String(), e.String(), code}
+	return r, err
 }
 
 func TestMultiCall(t *testing.T) {

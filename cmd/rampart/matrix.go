@@ -36,25 +36,15 @@ func runMatrix(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var file, assmtFile string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
-		name, val, hasVal := strings.Cut(a, "=")
+		name, _, _ := strings.Cut(a, "=")
 		if !strings.HasPrefix(a, "--") {
-			name, hasVal = a, false
-		}
-		value := func() (string, bool) {
-			if hasVal {
-				return val, true
-			}
-			if i+1 < len(args) {
-				i++
-				return args[i], true
-			}
-			fmt.Fprintf(stderr, "rampart matrix: %s needs a value\n%s\n", name, usage)
-			return "", false
+			name = a
 		}
 		switch name {
 		case "--service", "--format", "--chain", "--ipassmt", "--sport":
-			v, ok := value()
+			v, ok := optValue(args, &i)
 			if !ok {
+				fmt.Fprintf(stderr, "rampart matrix: %s needs a value\n%s\n", name, usage)
 				return 2
 			}
 			switch name {
