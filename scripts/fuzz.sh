@@ -9,7 +9,7 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 FUZZTIME=${FUZZTIME:-200000x}
-targets="./iptext:FuzzArgv ./ipt:FuzzRestore ./pkt:FuzzDecode ./engine:FuzzEngine"
+targets="./iptext:FuzzArgv ./ipt:FuzzRestore ./pkt:FuzzDecode ./engine:FuzzEngine ./analyze:FuzzIPAssignment"
 fails=0
 for t in $targets; do
   pkg=${t%%:*}; fn=${t#*:}
